@@ -1,0 +1,116 @@
+"""Artifacts generated from the contracts: dbt source declarations and the contract docs.
+
+They are committed (dbt and readers need them as files) and a test fails when they
+drift from the contracts; `kpi contracts --write` regenerates them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from . import SYSTEMS
+from .contract import Export
+
+LINEAGE_COLUMNS = {
+    "_source_file": ("VARCHAR", "Landing file the row was loaded from, relative to the landing folder."),
+    "_file_checksum": ("VARCHAR", "SHA-256 of that file: a re-delivered file with new content replaces its rows."),
+    "_loaded_at": ("TIMESTAMP", "When the row was loaded into the warehouse (UTC)."),
+}
+
+HEADER = "# Generated from pipelines/exports/{module}.py by `kpi contracts --write`: do not edit by hand.\n"
+
+
+def sources_path(system: str) -> Path:
+    return DBT_PROJECT_DIR / "models" / "staging" / system / f"_{system}__sources.yml"
+
+
+def docs_path() -> Path:
+    return PROJECT_ROOT / "docs" / "export_contracts.md"
+
+
+def _table(e: Export) -> dict:
+    notes = [e.description, f"Primary key: {', '.join(e.primary_key)}."]
+    if e.change_timestamp:
+        notes.append(f"Change export: deduplicated in staging to the newest `{e.change_timestamp}`.")
+    return {
+        "name": e.name,
+        "description": " ".join(notes),
+        "loaded_at_field": "_loaded_at",
+        "meta": {"dagster": {"asset_key": ["raw", e.name]}},
+        "columns": [
+            {"name": c.name, "data_type": c.type.lower(), "description": c.description}
+            for c in e.columns
+        ]
+        + [{"name": n, "data_type": t.lower(), "description": d} for n, (t, d) in LINEAGE_COLUMNS.items()],
+    }
+
+
+def dbt_sources_yaml(system: str) -> str:
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": system,
+                "schema": "raw",
+                "description": f"Raw `{system}` exports, loaded as delivered by the Dagster ingest assets (group `{system}`).",
+                "tables": [_table(e) for e in SYSTEMS[system]],
+            }
+        ],
+    }
+    return HEADER.format(module=system) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
+
+
+def contracts_markdown() -> str:
+    out = [
+        "# Export contracts",
+        "",
+        "Generated from `pipelines/exports/` by `kpi contracts --write`: do not edit by hand.",
+        "",
+        "Each export lands as files under the landing folder (`KPI_LANDING_DIR`, default `data/landing/`),",
+        "at the path pattern shown. A file must carry every *required* column in its header (in any order;",
+        "extra columns are ignored); values must cast to the column type, or the row is quarantined in",
+        "`raw._rejects` with its file and line. Timestamps are UTC, ISO 8601 (`2026-01-31 23:59:00`).",
+        "",
+    ]
+    for system, exports in SYSTEMS.items():
+        out += [f"## {system}", ""]
+        for e in exports:
+            kind = "change export" if e.change_timestamp else "append-only"
+            out += [
+                f"### `{e.name}`",
+                "",
+                e.description,
+                "",
+                f"- files: `{e.file_glob}` ({e.format}, {'one file per day' if e.cadence == 'daily' else 'one full snapshot'})",
+                f"- primary key: `{', '.join(e.primary_key)}`; {kind}"
+                + (f" (newest `{e.change_timestamp}` wins)" if e.change_timestamp else ""),
+                f"- warehouse table: `raw.{e.name}`",
+                "",
+                "| column | type | required | null | description |",
+                "|---|---|---|---|---|",
+            ]
+            for c in e.columns:
+                desc = c.description + (f" One of: {', '.join(c.allowed)}." if c.allowed else "")
+                out.append(
+                    f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} | {desc} |"
+                )
+            out.append("")
+    return "\n".join(out)
+
+
+def generated_files() -> dict[Path, str]:
+    files = {sources_path(s): dbt_sources_yaml(s) for s in SYSTEMS}
+    files[docs_path()] = contracts_markdown()
+    return files
+
+
+def write_generated() -> list[Path]:
+    written = []
+    for path, text in generated_files().items():
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            written.append(path)
+    return written

@@ -1,0 +1,49 @@
+"""Every path and knob of the pipeline, read from the environment once.
+
+Relative paths are resolved against the project root, so the same defaults work from
+`make demo`, the Dagster webserver and the tests (which point them at a temp dir).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def _path(var: str, default: str) -> Path:
+    p = Path(os.environ.get(var) or default).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse_path: Path
+    business_timezone: str
+    base_currency: str
+    dbt_target_dir: Path
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            landing_dir=_path("KPI_LANDING_DIR", "data/landing"),
+            warehouse_path=_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb"),
+            business_timezone=os.environ.get("KPI_BUSINESS_TIMEZONE") or "UTC",
+            base_currency=(os.environ.get("KPI_BASE_CURRENCY") or "USD").upper(),
+            dbt_target_dir=_path("KPI_DBT_TARGET_DIR", "dbt_project/target"),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """What dbt reads through env_var() in profiles.yml and dbt_project.yml."""
+        return {
+            "KPI_WAREHOUSE_PATH": str(self.warehouse_path),
+            "KPI_BUSINESS_TIMEZONE": self.business_timezone,
+            "KPI_BASE_CURRENCY": self.base_currency,
+        }
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()
