@@ -38,3 +38,19 @@ def run_dbt(settings, tmp_path):
         return proc
 
     return run
+
+
+def write_csv(landing_dir: Path, export, rows: list[dict], *, day: str | None = "2026-01-01",
+              columns: list[str] | None = None, name: str | None = None) -> Path:
+    """Write rows as a landing CSV of `export` (header = the contract's columns unless given)."""
+    import csv
+
+    columns = columns or export.column_names
+    path = Path(landing_dir) / export.folder / (name or export.file_name(day))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+    return path

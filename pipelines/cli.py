@@ -1,0 +1,107 @@
+"""`kpi`: the project's command line (demo data, a full run, the KPI summary, generated contract files)."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+from .settings import get_settings
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from .exports.demo import generate_demo_exports
+
+    out = Path(args.out) if args.out else get_settings().landing_dir
+    t0 = time.perf_counter()
+    rows = generate_demo_exports(out, days=args.days, scale=args.scale, seed=args.seed, end_date=args.end_date)
+    print(f"wrote {sum(rows.values()):,} rows in {len(rows)} exports to {out} in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+def _cmd_contracts(args: argparse.Namespace) -> int:
+    from .exports.render import generated_files, write_generated
+
+    if args.check:
+        stale = [p for p, text in generated_files().items() if not p.exists() or p.read_text() != text]
+        for p in stale:
+            print(f"out of date: {p} (run `kpi contracts --write`)", file=sys.stderr)
+        return 1 if stale else 0
+    for p in write_generated():
+        print(f"wrote {p}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_job
+
+    return 0 if run_job(args.job) else 1
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .report import print_kpi_summary
+
+    print_kpi_summary(get_settings().warehouse_path, days=args.days)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .exports.demo import generate_demo_exports
+    from .report import print_kpi_summary
+    from .runner import run_job
+
+    settings = get_settings()
+    if args.regenerate or not any(settings.landing_dir.glob("*/*/*")):
+        print(f"==> generating demo exports (scale {args.scale}, {args.days} days) into {settings.landing_dir}")
+        generate_demo_exports(settings.landing_dir, days=args.days, scale=args.scale, seed=args.seed)
+    else:
+        print(f"==> using the exports already in {settings.landing_dir} (--regenerate to replace them)")
+    print(f"==> materializing every asset into {settings.warehouse_path}")
+    if not run_job("refresh_all"):
+        return 1
+    print_kpi_summary(settings.warehouse_path)
+    return 0
+
+
+def _date(s: str) -> dt.date:
+    return dt.date.fromisoformat(s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="kpi", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo-data", help="write demo exports of every source system")
+    d.add_argument("--out", help="landing folder (default: KPI_LANDING_DIR or data/landing)")
+    d.add_argument("--days", type=int, default=90, help="days of history (default 90)")
+    d.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1: a small shop)")
+    d.add_argument("--seed", type=int, default=42, help="random seed: same seed, same files")
+    d.add_argument("--end-date", type=_date, default=None, help="last day of data, YYYY-MM-DD (default: yesterday)")
+    d.set_defaults(fn=_cmd_demo_data)
+
+    c = sub.add_parser("contracts", help="regenerate the dbt sources and docs from the export contracts")
+    c.add_argument("--check", action="store_true", help="only report generated files that are out of date")
+    c.set_defaults(fn=_cmd_contracts)
+
+    r = sub.add_parser("run", help="materialize a job in this process (default: everything)")
+    r.add_argument("--job", default="refresh_all")
+    r.set_defaults(fn=_cmd_run)
+
+    s = sub.add_parser("summary", help="print the KPIs of the last complete week from the warehouse")
+    s.add_argument("--days", type=int, default=7)
+    s.set_defaults(fn=_cmd_summary)
+
+    m = sub.add_parser("demo", help="demo data (if the landing folder is empty) + full run + KPI summary")
+    m.add_argument("--regenerate", action="store_true")
+    m.add_argument("--days", type=int, default=90)
+    m.add_argument("--scale", type=float, default=1.0)
+    m.add_argument("--seed", type=int, default=42)
+    m.set_defaults(fn=_cmd_demo)
+
+    args = p.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""The one Definitions object of the code location, assembled from the modules beside it."""
+import dagster as dg
+
+from .automation import jobs
+from .ingest import landing_specs, raw_assets
+from .transform import dbt_models, dbt_resource
+
+defs = dg.Definitions(
+    assets=[*landing_specs, *raw_assets, dbt_models],
+    jobs=jobs,
+    resources={"dbt": dbt_resource()},
+    # One process runs the steps one after another: DuckDB takes one writer at a time,
+    # and the steps are short, so process start-up would dominate anyway.
+    executor=dg.in_process_executor,
+)

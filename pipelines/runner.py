@@ -1,0 +1,73 @@
+"""Run a job in this process with concise progress on the console (used by `kpi run` and `make demo`).
+
+Runs are recorded in DAGSTER_HOME when it is set (so they show in the UI), else in a
+throw-away instance.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import dagster as dg
+
+
+class _ProgressHandler(logging.Handler):
+    """One line per materialized asset and per failed check; warnings and errors as they come."""
+
+    def __init__(self, stream_print=print):
+        super().__init__(level=logging.DEBUG)
+        self.print = stream_print
+        self.counts = {"assets": 0, "checks_passed": 0, "checks_failed": 0}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None:
+            if record.levelno >= logging.WARNING:
+                self.print(f"  ! {meta.get('step_key') or ''} {meta.get('orig_message', record.getMessage())}")
+            return
+        kind = event.event_type_value
+        if kind == "ASSET_MATERIALIZATION":
+            self.counts["assets"] += 1
+            m = event.event_specific_data.materialization
+            md = m.metadata
+            facts = [f"{k}={md[k].value:,}" for k in ("rows_loaded", "rows_rejected", "dagster/row_count") if k in md]
+            self.print(f"  ✓ {m.asset_key.to_user_string():<55} {' '.join(facts)}")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            ev = event.event_specific_data
+            if ev.passed:
+                self.counts["checks_passed"] += 1
+            else:
+                self.counts["checks_failed"] += 1
+                self.print(f"  ✗ check {ev.asset_key.to_user_string()}:{ev.check_name} failed ({ev.severity.value})")
+        elif kind == "STEP_FAILURE":
+            err = event.event_specific_data.error
+            self.print(f"  ✗ step {event.step_key} failed: {err.message.strip() if err else ''}")
+
+
+def run_job(job_name: str = "refresh_all", *, print_fn=print) -> bool:
+    from .definitions import defs
+
+    handler = _ProgressHandler(print_fn)
+
+    @dg.logger
+    def progress_logger(_init_context):
+        log = logging.getLogger("kpi.progress")
+        log.handlers = [handler]
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        return log
+
+    job = defs.get_job_def(job_name).with_logger_defs({"progress": progress_logger})
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    t0 = time.perf_counter()
+    with instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    c = handler.counts
+    status = "succeeded" if result.success else "FAILED"
+    print_fn(
+        f"run {result.run_id[:8]} {status} in {time.perf_counter() - t0:.1f}s: {c['assets']} assets materialized, "
+        f"{c['checks_passed']} checks passed, {c['checks_failed']} failed"
+    )
+    return result.success

@@ -1,0 +1,87 @@
+"""dbt models as Dagster assets, keyed so the lineage runs raw → staging → intermediate → marts."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from .ingest import DUCKDB_WRITER_POOL
+from .settings import DBT_PROJECT_DIR, get_settings
+
+# The venv's own dbt: a webserver started without an activated venv has no `dbt` on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+# dbt reads the same settings through env_var() in profiles.yml / dbt_project.yml.
+os.environ.update(get_settings().dbt_env())
+
+_DBT_INPUTS = ("models", "macros", "seeds", "tests", "snapshots", "analyses")
+
+
+def _newest_input_mtime() -> float:
+    newest = (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime
+    for sub in _DBT_INPUTS:
+        for p in (DBT_PROJECT_DIR / sub).rglob("*"):
+            if p.is_file():
+                newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than any model, macro or seed."""
+    manifest = dbt_project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_input_mtime():
+        return manifest
+    env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(dbt_project.target_path)],
+        env=env, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt parse failed in {DBT_PROJECT_DIR}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return manifest
+
+
+class KpiDbtTranslator(DagsterDbtTranslator):
+    """Asset keys mirror warehouse layers; groups are the source system (staging) or the domain (marts)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        kind = dbt_resource_props["resource_type"]
+        if kind == "source":
+            return super().get_asset_key(dbt_resource_props)  # meta.dagster.asset_key = raw/<export>
+        if kind == "seed":
+            return dg.AssetKey(["seeds", dbt_resource_props["name"]])
+        layer = dbt_resource_props["fqn"][1]  # [project, layer, folder, ..., model]
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        explicit = super().get_group_name(dbt_resource_props)
+        if explicit:
+            return explicit
+        fqn = dbt_resource_props["fqn"]
+        return fqn[2] if len(fqn) > 3 else "reference"
+
+
+translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_WRITER_POOL,
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
