@@ -1,5 +1,4 @@
 """dbt models as Dagster assets, keyed so the lineage runs raw → staging → intermediate → marts."""
-from __future__ import annotations
 
 import os
 import subprocess
@@ -19,9 +18,6 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
-# dbt reads the same settings through env_var() in profiles.yml / dbt_project.yml.
-os.environ.update(get_settings().dbt_env())
-
 _DBT_INPUTS = ("models", "macros", "seeds", "tests", "snapshots", "analyses")
 
 
@@ -39,7 +35,7 @@ def ensure_manifest() -> Path:
     manifest = dbt_project.manifest_path
     if manifest.exists() and manifest.stat().st_mtime >= _newest_input_mtime():
         return manifest
-    env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, **get_settings().dbt_env(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.run(
         [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(dbt_project.target_path)],
@@ -80,6 +76,9 @@ translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
     pool=DUCKDB_WRITER_POOL,
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    # dbt reads the same settings through env_var() in profiles.yml and dbt_project.yml;
+    # DbtCliResource hands this process's environment to dbt.
+    os.environ.update(get_settings().dbt_env())
     yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -1,0 +1,197 @@
+{#- Customer-service KPIs per business date × channel (KPI_CATALOG.md, customer service).
+    Each KPI is aggregated on its own date basis, then the bases are put side by side on
+    date × channel. Only additive components are stored next to each value, so a BI tool
+    rolls up with sum(numerator) / sum(denominator). -#}
+
+with
+
+tickets as (
+
+    select * from {{ ref('int_customer_service__tickets') }}
+
+),
+
+csat_responses as (
+
+    select * from {{ ref('int_customer_service__csat_responses') }}
+
+),
+
+-- Date basis: ticket created (first response, escalation, unanswered).
+by_created_date as (
+
+    select
+        created_date as kpi_date,
+        channel,
+        sum(first_response_minutes) as first_response_minutes_sum,
+        count(first_response_minutes) as answered_ticket_count,
+        count_if(is_escalated) as escalated_ticket_count,
+        count(*) as created_ticket_count,
+        count_if(is_unanswered_past_sla) as unanswered_past_sla_ticket_count
+
+    from tickets
+    group by created_date, channel
+
+),
+
+-- Date basis: ticket first solved.
+by_first_solved_date as (
+
+    select
+        first_solved_date as kpi_date,
+        channel,
+        count_if(is_first_contact_resolution) as first_contact_resolution_ticket_count,
+        count(*) as agent_touched_solved_ticket_count
+
+    from tickets
+    where is_first_contact_resolution_eligible
+    group by first_solved_date, channel
+
+),
+
+-- Date basis: ticket last solved.
+by_last_solved_date as (
+
+    select
+        last_solved_date as kpi_date,
+        channel,
+        sum(resolution_minutes) as resolution_minutes_sum,
+        count(*) as solved_ticket_count
+
+    from tickets
+    where is_solved
+    group by last_solved_date, channel
+
+),
+
+-- Date basis: survey response.
+by_response_date as (
+
+    select
+        responded_date as kpi_date,
+        channel,
+        count_if(is_satisfied) as satisfied_response_count,
+        sum(score) as score_sum,
+        count(*) as response_count
+
+    from csat_responses
+    group by responded_date, channel
+
+),
+
+-- Every date × channel where any KPI has data (a full outer join of the four bases).
+kpi_dates_and_channels as (
+
+    select kpi_date, channel from by_created_date
+    union
+    select kpi_date, channel from by_first_solved_date
+    union
+    select kpi_date, channel from by_last_solved_date
+    union
+    select kpi_date, channel from by_response_date
+
+),
+
+-- A basis without data on a row contributes zero (no tickets, no surveys), so every
+-- component is a number and every row rolls up.
+components as (
+
+    select
+        kpi_dates_and_channels.kpi_date,
+        kpi_dates_and_channels.channel,
+
+        cast(coalesce(by_created_date.first_response_minutes_sum, 0) as {{ type_double() }})
+            as cs_first_response_minutes_numerator,
+        cast(coalesce(by_created_date.answered_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_first_response_minutes_denominator,
+
+        cast(coalesce(by_first_solved_date.first_contact_resolution_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_first_contact_resolution_rate_numerator,
+        cast(coalesce(by_first_solved_date.agent_touched_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_first_contact_resolution_rate_denominator,
+
+        cast(coalesce(by_last_solved_date.resolution_minutes_sum, 0) as {{ type_double() }})
+            as cs_resolution_minutes_numerator,
+        cast(coalesce(by_last_solved_date.solved_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_resolution_minutes_denominator,
+
+        cast(coalesce(by_response_date.satisfied_response_count, 0) as {{ dbt.type_bigint() }})
+            as cs_csat_rate_numerator,
+        cast(coalesce(by_response_date.response_count, 0) as {{ dbt.type_bigint() }})
+            as cs_csat_rate_denominator,
+
+        cast(coalesce(by_response_date.score_sum, 0) as {{ dbt.type_bigint() }})
+            as cs_csat_score_numerator,
+        cast(coalesce(by_response_date.response_count, 0) as {{ dbt.type_bigint() }})
+            as cs_csat_score_denominator,
+
+        cast(coalesce(by_created_date.escalated_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_escalation_rate_numerator,
+        cast(coalesce(by_created_date.created_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_escalation_rate_denominator,
+
+        cast(coalesce(by_created_date.unanswered_past_sla_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_unanswered_tickets_numerator
+
+    from kpi_dates_and_channels
+    left join by_created_date
+        on kpi_dates_and_channels.kpi_date = by_created_date.kpi_date
+        and kpi_dates_and_channels.channel = by_created_date.channel
+    left join by_first_solved_date
+        on kpi_dates_and_channels.kpi_date = by_first_solved_date.kpi_date
+        and kpi_dates_and_channels.channel = by_first_solved_date.channel
+    left join by_last_solved_date
+        on kpi_dates_and_channels.kpi_date = by_last_solved_date.kpi_date
+        and kpi_dates_and_channels.channel = by_last_solved_date.channel
+    left join by_response_date
+        on kpi_dates_and_channels.kpi_date = by_response_date.kpi_date
+        and kpi_dates_and_channels.channel = by_response_date.channel
+
+),
+
+final as (
+
+    select
+        kpi_date,
+        channel,
+
+        cs_first_response_minutes_numerator,
+        cs_first_response_minutes_denominator,
+        {{ safe_divide('cs_first_response_minutes_numerator', 'cs_first_response_minutes_denominator') }}
+            as cs_first_response_minutes,
+
+        cs_first_contact_resolution_rate_numerator,
+        cs_first_contact_resolution_rate_denominator,
+        {{ safe_divide('cs_first_contact_resolution_rate_numerator', 'cs_first_contact_resolution_rate_denominator') }}
+            as cs_first_contact_resolution_rate,
+
+        cs_resolution_minutes_numerator,
+        cs_resolution_minutes_denominator,
+        {{ safe_divide('cs_resolution_minutes_numerator', 'cs_resolution_minutes_denominator') }}
+            as cs_resolution_minutes,
+
+        cs_csat_rate_numerator,
+        cs_csat_rate_denominator,
+        {{ safe_divide('cs_csat_rate_numerator', 'cs_csat_rate_denominator') }}
+            as cs_csat_rate,
+
+        cs_csat_score_numerator,
+        cs_csat_score_denominator,
+        {{ safe_divide('cs_csat_score_numerator', 'cs_csat_score_denominator') }}
+            as cs_csat_score,
+
+        cs_escalation_rate_numerator,
+        cs_escalation_rate_denominator,
+        {{ safe_divide('cs_escalation_rate_numerator', 'cs_escalation_rate_denominator') }}
+            as cs_escalation_rate,
+
+        -- A count KPI: the count is the numerator and the value; no denominator.
+        cs_unanswered_tickets_numerator,
+        cast(null as {{ dbt.type_bigint() }}) as cs_unanswered_tickets_denominator,
+        cs_unanswered_tickets_numerator as cs_unanswered_tickets
+
+    from components
+
+)
+
+select * from final

@@ -1,0 +1,39 @@
+with
+
+source as (
+
+    select * from {{ source('helpdesk', 'ticket_interactions') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        cast(interaction_id as {{ dbt.type_string() }}) as interaction_id,
+        cast(ticket_id as {{ dbt.type_string() }}) as ticket_id,
+        cast(author_id as {{ dbt.type_string() }}) as author_id,
+        cast(assignee_id as {{ dbt.type_string() }}) as assignee_id,
+
+        ---------- strings
+        cast(lower(trim(author_role)) as {{ dbt.type_string() }}) as author_role,
+        cast(lower(trim(channel)) as {{ dbt.type_string() }}) as channel,
+        cast(lower(trim(event_type)) as {{ dbt.type_string() }}) as event_type,
+        cast(lower(trim(escalation_tier)) as {{ dbt.type_string() }}) as escalation_tier,
+
+        ---------- booleans
+        cast(is_public as {{ dbt.type_boolean() }}) as is_public,
+
+        ---------- timestamps
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+
+        ---------- lineage
+        _source_file,
+        _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,50 @@
+with
+
+source as (
+
+    select * from {{ source('helpdesk', 'tickets') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        cast(ticket_id as {{ dbt.type_string() }}) as ticket_id,
+        cast(requester_id as {{ dbt.type_string() }}) as requester_id,
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(assignee_id as {{ dbt.type_string() }}) as assignee_id,
+
+        ---------- strings
+        cast(lower(trim(channel)) as {{ dbt.type_string() }}) as channel,
+        cast(lower(trim(priority)) as {{ dbt.type_string() }}) as priority,
+        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
+        cast(trim(category) as {{ dbt.type_string() }}) as category,
+
+        ---------- timestamps
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        cast(solved_at as {{ dbt.type_timestamp() }}) as solved_at,
+
+        ---------- lineage
+        _source_file,
+        _loaded_at
+
+    from source
+
+),
+
+-- Change export: the same ticket_id comes again with a newer updated_at; keep the newest
+-- version (ties: the later load, then the later file).
+latest_version as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by ticket_id
+        order by updated_at desc nulls last, _loaded_at desc, _source_file desc
+    ) = 1
+
+)
+
+select * from latest_version

@@ -1,0 +1,58 @@
+with
+
+source as (
+
+    select * from {{ source('logistics', 'shipments') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        cast(shipment_id as {{ dbt.type_string() }}) as shipment_id,
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(warehouse_id as {{ dbt.type_string() }}) as warehouse_id,
+        cast(tracking_number as {{ dbt.type_string() }}) as tracking_number,
+
+        ---------- strings
+        cast(lower(trim(carrier)) as {{ dbt.type_string() }}) as carrier,
+        cast(lower(trim(service_level)) as {{ dbt.type_string() }}) as service_level,
+        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
+        cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
+
+        ---------- numerics
+        cast(shipping_cost as decimal(18, 4)) as shipping_cost,
+        cast(weight_kg as {{ type_double() }}) as weight_kg,
+
+        ---------- dates
+        cast(promised_delivery_date as date) as promised_delivery_date,
+
+        ---------- timestamps
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+        cast(shipped_at as {{ dbt.type_timestamp() }}) as shipped_at,
+        cast(delivered_at as {{ dbt.type_timestamp() }}) as delivered_at,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+
+        ---------- lineage
+        _source_file,
+        _loaded_at
+
+    from source
+
+),
+
+-- Change export: the same shipment_id comes again with a newer updated_at; keep the newest
+-- version (ties: the later load, then the later file).
+latest_version as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by shipment_id
+        order by updated_at desc nulls last, _loaded_at desc, _source_file desc
+    ) = 1
+
+)
+
+select * from latest_version

@@ -1,0 +1,52 @@
+with
+
+source as (
+
+    select * from {{ source('storefront', 'products') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        cast(sku as {{ dbt.type_string() }}) as sku,
+
+        ---------- strings
+        cast(product_name as {{ dbt.type_string() }}) as product_name,
+        cast(trim(category) as {{ dbt.type_string() }}) as category,
+        cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
+
+        ---------- numerics
+        cast(unit_price as decimal(18, 4)) as unit_price,
+        cast(unit_cost as decimal(18, 4)) as unit_cost,
+        cast(reorder_point as {{ dbt.type_int() }}) as reorder_point,
+
+        ---------- booleans
+        cast(is_active as {{ dbt.type_boolean() }}) as is_active,
+
+        ---------- timestamps
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+
+        ---------- lineage
+        _source_file,
+        _loaded_at
+
+    from source
+
+),
+
+-- Change export: the same sku comes again with a newer updated_at; keep the newest
+-- version (ties: the later load, then the later file).
+latest_version as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by sku
+        order by updated_at desc nulls last, _loaded_at desc, _source_file desc
+    ) = 1
+
+)
+
+select * from latest_version
