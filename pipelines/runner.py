@@ -5,8 +5,10 @@ throw-away instance.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
 
 import dagster as dg
@@ -46,10 +48,16 @@ class _ProgressHandler(logging.Handler):
             self.print(f"  ✗ step {event.step_key} failed: {err.message.strip() if err else ''}")
 
 
-def run_job(job_name: str = "refresh_all", *, print_fn=print) -> bool:
+def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
+    """Run a job; progress goes to print_fn (default: stdout), dbt's own log to a file beside the warehouse."""
     from .definitions import defs
+    from .settings import get_settings
 
+    console = sys.stdout
+    print_fn = print_fn or (lambda line: print(line, file=console, flush=True))
     handler = _ProgressHandler(print_fn)
+    run_log = get_settings().warehouse_path.parent / "last_run.log"
+    run_log.parent.mkdir(parents=True, exist_ok=True)
 
     @dg.logger
     def progress_logger(_init_context):
@@ -59,15 +67,18 @@ def run_job(job_name: str = "refresh_all", *, print_fn=print) -> bool:
         log.propagate = False
         return log
 
-    job = defs.get_job_def(job_name).with_logger_defs({"progress": progress_logger})
+    job = defs.resolve_job_def(job_name).with_logger_defs({"progress": progress_logger})
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
-    with instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    # dagster-dbt echoes every dbt log line to stdout: keep it in a file, not on the console.
+    with instance, open(run_log, "w") as log_file, contextlib.redirect_stdout(log_file):
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
+        )
     c = handler.counts
     status = "succeeded" if result.success else "FAILED"
     print_fn(
         f"run {result.run_id[:8]} {status} in {time.perf_counter() - t0:.1f}s: {c['assets']} assets materialized, "
-        f"{c['checks_passed']} checks passed, {c['checks_failed']} failed"
+        f"{c['checks_passed']} checks passed, {c['checks_failed']} failed (dbt log: {run_log})"
     )
     return result.success

@@ -79,7 +79,9 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # dbt reads the same settings through env_var() in profiles.yml and dbt_project.yml;
     # DbtCliResource hands this process's environment to dbt.
     os.environ.update(get_settings().dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
+    # run, dagster-dbt's default, re-parses the whole project every time).
+    yield from dbt.cli(["build"], context=context, target_path=dbt_project.target_path / "run").stream()
 
 
 def dbt_resource() -> DbtCliResource:

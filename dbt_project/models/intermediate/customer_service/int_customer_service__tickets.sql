@@ -125,7 +125,11 @@ final as (
 
         ---------- numerics
         public_agent_message_count,
+        {{ dbt.datediff('created_at', 'first_response_at', 'second') }} as first_response_seconds,
         {{ elapsed_minutes('created_at', 'first_response_at') }} as first_response_minutes,
+        case
+            when is_solved then {{ dbt.datediff('created_at', 'last_solved_at', 'second') }}
+        end as resolution_seconds,
         case
             when is_solved then {{ elapsed_minutes('created_at', 'last_solved_at') }}
         end as resolution_minutes,

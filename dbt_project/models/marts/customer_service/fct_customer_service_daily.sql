@@ -23,8 +23,10 @@ by_created_date as (
     select
         created_date as kpi_date,
         channel,
-        sum(first_response_minutes) as first_response_minutes_sum,
-        count(first_response_minutes) as answered_ticket_count,
+        -- Summed as whole seconds (exact, order-independent), then converted: a sum of
+        -- fractional doubles differs in the last digit from run to run.
+        sum(first_response_seconds) / 60.0 as first_response_minutes_sum,
+        count(first_response_seconds) as answered_ticket_count,
         count_if(is_escalated) as escalated_ticket_count,
         count(*) as created_ticket_count,
         count_if(is_unanswered_past_sla) as unanswered_past_sla_ticket_count
@@ -55,7 +57,7 @@ by_last_solved_date as (
     select
         last_solved_date as kpi_date,
         channel,
-        sum(resolution_minutes) as resolution_minutes_sum,
+        sum(resolution_seconds) / 60.0 as resolution_minutes_sum,
         count(*) as solved_ticket_count
 
     from tickets
