@@ -34,3 +34,26 @@ def test_a_primary_key_column_must_not_be_nullable():
 def test_unknown_type_is_refused():
     with pytest.raises(ValueError, match="type 'TEXT'"):
         Column("x", "TEXT", "d")
+
+
+def _staging_accepted_values() -> dict[tuple[str, str], list[str]]:
+    import yaml
+
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    found = {}
+    for path in (DBT_PROJECT_DIR / "models" / "staging").glob("*/_*__models.yml"):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            export = model["name"].split("__", 1)[1]
+            for column in model.get("columns", []):
+                for test in column.get("data_tests", []):
+                    if isinstance(test, dict) and "accepted_values" in test:
+                        found[(export, column["name"])] = test["accepted_values"]["arguments"]["values"]
+    return found
+
+
+def test_staging_accepted_values_match_the_contracts():
+    """The allowed values live in the contracts; the dbt tests that check them must agree."""
+    in_dbt = _staging_accepted_values()
+    in_contracts = {(e.name, c.name): list(c.allowed) for e in EXPORTS for c in e.columns if c.allowed}
+    assert in_dbt == in_contracts
