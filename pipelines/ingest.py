@@ -265,8 +265,11 @@ def load_export(
     checksum_of = {p.relative_to(landing_dir).as_posix(): c for p, c in todo}
     pk_null = " OR ".join(f"{k} IS NULL" for k in e.primary_key)
 
-    con.execute("BEGIN TRANSACTION")
+    in_transaction = False
     try:
+        # Stage into connection-private temp tables first, outside the transaction: DuckDB 2.0
+        # loses the values of a multi-row-group CSV insert with store_rejects inside an
+        # explicit transaction (tests/integration/test_ingest.py guards this).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _stage AS SELECT "
             + ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in e.columns)
@@ -277,7 +280,10 @@ def load_export(
             "column_name VARCHAR, error VARCHAR, raw_line VARCHAR)"
         )
         (_stage_csv if e.format == "csv" else _stage_typed)(con, e, todo, headers)
+        staged, attributed = con.execute("SELECT count(*), count(_source_path) FROM _stage").fetchone()
 
+        con.execute("BEGIN TRANSACTION")
+        in_transaction = True
         con.execute("CREATE OR REPLACE TEMP TABLE _files (source_path VARCHAR, source_file VARCHAR, file_checksum VARCHAR)")
         con.executemany("INSERT INTO _files VALUES (?, ?, ?)", [[k, v, checksum_of[v]] for k, v in rel_of.items()])
         # Rows without a primary key cannot be deduplicated or joined: quarantine them too.
@@ -285,6 +291,7 @@ def load_export(
             f"""INSERT INTO _stage_rejects SELECT _source_path, NULL, '{'/'.join(e.primary_key)}',
                 'primary key is NULL', NULL FROM _stage WHERE {pk_null}"""
         )
+        pk_null_rows = con.execute(f"SELECT count(*) FROM _stage WHERE {pk_null}").fetchone()[0]
         con.execute(f"DELETE FROM _stage WHERE {pk_null}")
 
         # Replace what these files loaded before (a re-delivery), then insert.
@@ -311,6 +318,13 @@ def load_export(
         )
         result.rows_loaded = sum(per_file.values())
         result.rows_rejected = sum(rejected.values())
+        # Every staged row must end up loaded or quarantined under its file: never lose rows silently.
+        inserted = con.execute(f"SELECT count(*) FROM raw.{e.name} WHERE _loaded_at = ?", [now]).fetchone()[0]
+        if not (staged == attributed == inserted + pk_null_rows) or inserted != result.rows_loaded:
+            raise RuntimeError(
+                f"{e.name}: read {staged} rows ({attributed} traceable to their file) but loaded {inserted} and "
+                f"quarantined {pk_null_rows}; nothing was loaded (an internal error: please report it)"
+            )
         result.files_loaded = sorted(rel_of.values())
         result.reject_sample = [
             dict(zip(("file", "line", "column", "error"), r))
@@ -321,7 +335,8 @@ def load_export(
         ]
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        if in_transaction:
+            con.execute("ROLLBACK")
         raise
     finally:
         for t in ("_stage", "_stage_rejects", "_files", "_typed_src", "_rej_errors", "_rej_scans"):

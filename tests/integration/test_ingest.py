@@ -117,3 +117,23 @@ def test_link_leaving_the_landing_folder_is_refused(settings, con, tmp_path):
     (folder / "tickets_2026-01-01.csv").symlink_to(outside)
     with pytest.raises(ContractViolation, match="outside the landing folder"):
         load_export(con, TICKETS, settings.landing_dir)
+
+
+def test_large_file_loads_every_value(settings, con):
+    """Several DuckDB row groups (> 122,880 rows): every value arrives, and bad rows are still caught."""
+    n = 300_000
+    path = settings.landing_dir / TICKETS.folder / TICKETS.file_name("2026-01-01")
+    path.parent.mkdir(parents=True)
+    with connect(settings.warehouse_path.parent / "gen.duckdb") as gen:
+        gen.execute(
+            f"""COPY (SELECT 'T' || i AS ticket_id,
+                       CASE WHEN i = 200000 THEN 'oops' ELSE '2026-01-01 09:00:00' END AS created_at,
+                       '2026-01-01 09:00:00' AS updated_at, 'chat' AS channel, 'low' AS priority, 'new' AS status,
+                       NULL AS category, 'C' || (i % 97) AS requester_id, NULL AS order_id, NULL AS assignee_id,
+                       NULL AS solved_at
+                FROM range({n}) r(i) ORDER BY i) TO '{path}' (HEADER)"""
+        )
+    result = load_export(con, TICKETS, settings.landing_dir)
+    assert (result.rows_loaded, result.rows_rejected) == (n - 1, 1)
+    assert con.execute("SELECT count(ticket_id), count(created_at), count(requester_id) FROM raw.tickets").fetchone() == (n - 1,) * 3
+    assert con.execute(f"SELECT line FROM {REJECTS}").fetchone()[0] == 200_000 + 2
