@@ -137,3 +137,22 @@ def test_large_file_loads_every_value(settings, con):
     assert (result.rows_loaded, result.rows_rejected) == (n - 1, 1)
     assert con.execute("SELECT count(ticket_id), count(created_at), count(requester_id) FROM raw.tickets").fetchone() == (n - 1,) * 3
     assert con.execute(f"SELECT line FROM {REJECTS}").fetchone()[0] == 200_000 + 2
+
+
+def test_contract_generator_and_ingestion_agree(settings, con):
+    """Every export the generator writes loads completely, typed exactly as its contract declares."""
+    import datetime as dt
+
+    from pipelines.exports import EXPORTS
+    from pipelines.exports.demo import generate_demo_exports
+
+    written = generate_demo_exports(settings.landing_dir, days=5, scale=0.1, seed=5, end_date=dt.date(2026, 2, 1), progress=None)
+    for e in EXPORTS:
+        result = load_export(con, e, settings.landing_dir)
+        assert (result.rows_loaded, result.rows_rejected, result.extra_columns) == (written[e.name], 0, {}), e.name
+        types = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND table_name = ? ORDER BY ordinal_position", [e.name]).fetchall()
+        assert types[: len(e.columns)] == [(c.name, c.type) for c in e.columns], e.name
+        nulls = con.execute(f"SELECT count(*) FROM raw.{e.name} WHERE " + " OR ".join(f"{c} IS NULL" for c in e.required_columns if not e.column(c).nullable)).fetchone()[0]
+        assert nulls == 0
