@@ -43,15 +43,11 @@ renamed as (
 
 ),
 
--- Change export: the same order_id comes again with a newer updated_at; keep the newest
--- version (ties: the later load, then the later file).
+-- Change export: the same order_id comes again with a newer updated_at.
 latest_version as (
 
     select * from renamed
-    qualify row_number() over (
-        partition by order_id
-        order by updated_at desc nulls last, _loaded_at desc, _source_file desc
-    ) = 1
+    {{ keep_latest_version('order_id', 'updated_at') }}
 
 )
 
