@@ -3,10 +3,11 @@ import dagster as dg
 
 from .automation import jobs
 from .ingest import landing_specs, raw_assets
+from .serving import serving_assets
 from .transform import dbt_models, dbt_resource
 
 defs = dg.Definitions(
-    assets=[*landing_specs, *raw_assets, dbt_models],
+    assets=[*landing_specs, *raw_assets, dbt_models, *serving_assets],
     jobs=jobs,
     resources={"dbt": dbt_resource()},
     # One process runs the steps one after another: DuckDB takes one writer at a time,

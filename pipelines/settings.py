@@ -25,6 +25,9 @@ class Settings:
     business_timezone: str
     base_currency: str
     dbt_target_dir: Path
+    serving_path: Path
+    serving_storage_version: str
+    serving_parquet: bool
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -34,7 +37,15 @@ class Settings:
             business_timezone=os.environ.get("KPI_BUSINESS_TIMEZONE") or "UTC",
             base_currency=(os.environ.get("KPI_BASE_CURRENCY") or "USD").upper(),
             dbt_target_dir=_path("KPI_DBT_TARGET_DIR", "dbt_project/target"),
+            serving_path=_path("KPI_SERVING_PATH", "data/serving/kpi.duckdb"),
+            # DuckDB 2.0 writes a format older readers cannot open; BI drivers often embed 1.1-1.4.
+            serving_storage_version=os.environ.get("KPI_SERVING_STORAGE_VERSION") or "v1.1.0",
+            serving_parquet=(os.environ.get("KPI_SERVING_PARQUET") or "").lower() in ("1", "true", "yes"),
         )
+
+    @property
+    def dashboard_path(self) -> Path:
+        return self.serving_path.parent / "dashboard.html"
 
     def dbt_env(self) -> dict[str, str]:
         """What dbt reads through env_var() in profiles.yml and dbt_project.yml."""

@@ -1,0 +1,166 @@
+"""The KPI dashboard: one static, offline HTML page rendered from the serving snapshot.
+
+No JavaScript, no CDN: tiles and trend charts are plain HTML and inline SVG, so the page
+opens from disk, from any static web server, or attached to an e-mail.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from .warehouse import connect
+
+TREND_DAYS = 60
+STATUS_LABEL = {"on_target": "on target", "at_risk": "at risk", "off_target": "off target", None: "no target"}
+
+
+def _fmt(value: float | None, unit: str | None, kpi_id: str, currency: str) -> str:
+    if value is None:
+        return "–"
+    unit = unit or ""
+    if kpi_id.endswith("_rate") or unit in ("rate", "ratio", "%"):
+        return f"{value:.1%}"
+    if kpi_id.endswith("_amount") or unit == "amount" or unit == currency:
+        return f"{value:,.2f} {currency}"
+    for suffix in ("minutes", "seconds", "hours", "days", "score"):
+        if kpi_id.endswith(f"_{suffix}"):
+            return f"{value:,.1f}" + ("" if suffix == "score" else f" {suffix[:3] if suffix != 'hours' else 'h'}")
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _trend_svg(points: list[tuple[dt.date, float | None]], target: float | None, width=260, height=70) -> str:
+    values = [v for _, v in points if v is not None]
+    if len(values) < 2:
+        return '<svg class="trend" width="%d" height="%d" role="img" aria-label="not enough data"></svg>' % (width, height)
+    lo, hi = min(values + ([target] if target is not None else [])), max(values + ([target] if target is not None else []))
+    span = (hi - lo) or 1.0
+    n = len(points)
+
+    def xy(i: int, v: float) -> str:
+        return f"{4 + i * (width - 8) / (n - 1):.1f},{height - 4 - (v - lo) / span * (height - 8):.1f}"
+
+    line = " ".join(xy(i, v) for i, (_, v) in enumerate(points) if v is not None)
+    parts = [f'<svg class="trend" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="trend over {n} days">']
+    if target is not None:
+        y = height - 4 - (target - lo) / span * (height - 8)
+        parts.append(f'<line class="target" x1="4" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>')
+    parts.append(f'<polyline class="value" points="{line}"/></svg>')
+    return "".join(parts)
+
+
+def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD") -> dict[str, int]:
+    """Write the dashboard HTML (atomically) and return counts of what it shows."""
+    with connect(serving_file, read_only=True) as con:
+        info = con.execute("SELECT snapshot_id, published_at FROM ops.publish_info").fetchone()
+        has = {r[0] for r in con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+        names = {}
+        if "marts.dim_kpi" in has:
+            cols = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema='marts' AND table_name='dim_kpi'").fetchall()}
+            name_col = "kpi_name" if "kpi_name" in cols else ("name" if "name" in cols else "kpi_id")
+            names = dict(con.execute(f"SELECT kpi_id, {name_col} FROM marts.dim_kpi").fetchall())
+        rows = []
+        if "marts.fct_kpi_daily" in has:
+            rows = con.execute(
+                f"""SELECT domain, kpi_id, kpi_date, value, unit, target, status FROM marts.fct_kpi_daily
+                    WHERE segment_type = 'all'
+                      AND kpi_date > (SELECT max(kpi_date) FROM marts.fct_kpi_daily) - INTERVAL {TREND_DAYS} DAY
+                    ORDER BY domain, kpi_id, kpi_date"""
+            ).fetchall()
+            sop_rows = con.execute(
+                """SELECT segment, kpi_date, value, status FROM marts.fct_kpi_daily
+                   WHERE kpi_id = 'sop_compliance_rate' AND segment_type = 'sop' ORDER BY segment, kpi_date"""
+            ).fetchall()
+        else:
+            sop_rows = []
+        freshness = con.execute(
+            "SELECT system, export, cadence, files_loaded, rows_in_raw, last_loaded_at, newest_data_date "
+            "FROM ops.export_freshness ORDER BY system, export").fetchall()
+
+    series: dict[tuple[str, str], list] = defaultdict(list)
+    for domain, kpi_id, day, value, unit, target, status in rows:
+        if kpi_id == "sop_compliance_rate":
+            continue
+        series[(domain, kpi_id)].append((day, value, unit, target, status))
+
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for (domain, kpi_id), pts in series.items():
+        latest = next((p for p in reversed(pts) if p[1] is not None), pts[-1])
+        day, value, unit, target, status = latest
+        by_domain[domain].append(
+            f'<article class="tile {html.escape(status or "none")}" data-kpi-id="{html.escape(kpi_id)}">'
+            f'<h3>{html.escape(names.get(kpi_id) or kpi_id)}</h3>'
+            f'<p class="kpi-id">{html.escape(kpi_id)}</p>'
+            f'<p class="value">{html.escape(_fmt(value, unit, kpi_id, base_currency))}</p>'
+            f'<p class="meta">{day} · target {html.escape(_fmt(target, unit, kpi_id, base_currency))} · '
+            f'<span class="status">{STATUS_LABEL.get(status, status)}</span></p>'
+            f'{_trend_svg([(p[0], p[1]) for p in pts], target)}</article>'
+        )
+
+    sops: dict[str, list] = defaultdict(list)
+    for sop, day, value, status in sop_rows:
+        sops[sop].append((day, value, status))
+    sop_html = "".join(
+        f'<tr data-sop-id="{html.escape(sop)}"><td>{html.escape(sop)}</td>'
+        f'<td>{html.escape(_fmt(pts[-1][1], "rate", "x_rate", base_currency))}</td><td>{pts[-1][0]}</td>'
+        f'<td>{_trend_svg([(d, v) for d, v, _ in pts], 1.0, 160, 30)}</td></tr>'
+        for sop, pts in sorted(sops.items())
+    ) or '<tr><td colspan="4">No SOP gate results published yet.</td></tr>'
+
+    fresh_html = "".join(
+        f'<tr data-export="{html.escape(export)}"><td>{html.escape(system)}</td><td>{html.escape(export)}</td>'
+        f"<td>{cadence}</td><td>{files:,}</td><td>{rows_:,}</td>"
+        f"<td>{loaded.strftime('%Y-%m-%d %H:%M') if loaded else '–'}</td><td>{newest or '–'}</td></tr>"
+        for system, export, cadence, files, rows_, loaded, newest in freshness
+    )
+    sections = "".join(
+        f'<section class="domain" id="{html.escape(d)}"><h2>{html.escape(d.replace("_", " "))}</h2>'
+        f'<div class="tiles">{"".join(tiles)}</div></section>'
+        for d, tiles in sorted(by_domain.items())
+    ) or "<p>No KPIs published yet: run the pipeline.</p>"
+
+    page = _PAGE.format(
+        published=html.escape(info[1].strftime("%Y-%m-%d %H:%M")), snapshot=html.escape(info[0][:12]), sections=sections,
+        sop_rows=sop_html, fresh_rows=fresh_html, currency=html.escape(base_currency), days=TREND_DAYS,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return {"kpis": len(series), "domains": len(by_domain), "sops": len(sops), "exports": len(freshness)}
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>KPI dashboard</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 0 24px 40px; color: #1d2330; background: #f6f7f9; }}
+header {{ display: flex; justify-content: space-between; align-items: baseline; }}
+h2 {{ text-transform: capitalize; border-bottom: 1px solid #d5d9e0; padding-bottom: 4px; }}
+.tiles {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 12px; }}
+.tile {{ background: #fff; border-radius: 8px; padding: 10px 12px; border-left: 6px solid #9aa3b2; }}
+.tile.on_target {{ border-left-color: #2e9d5b; }} .tile.at_risk {{ border-left-color: #e0a100; }}
+.tile.off_target {{ border-left-color: #d64541; }}
+.tile h3 {{ margin: 0; font-size: 14px; }} .kpi-id {{ margin: 0; color: #6b7385; font-size: 11px; }}
+.value {{ font-size: 26px; margin: 4px 0; }} .meta {{ margin: 0 0 4px; color: #4b5366; font-size: 12px; }}
+.trend polyline.value {{ fill: none; stroke: #3366cc; stroke-width: 1.5; }}
+.trend line.target {{ stroke: #d64541; stroke-dasharray: 4 3; stroke-width: 1; }}
+table {{ border-collapse: collapse; background: #fff; }} td, th {{ padding: 4px 10px; border-bottom: 1px solid #e6e9ee; text-align: left; }}
+</style></head>
+<body>
+<header><h1>KPI dashboard</h1><p>snapshot {snapshot} · published {published} UTC · amounts in {currency} · trends over {days} days, dashed line = target</p></header>
+{sections}
+<section id="sop-compliance"><h2>SOP compliance</h2>
+<table><thead><tr><th>SOP</th><th>compliance</th><th>day</th><th>trend</th></tr></thead><tbody>{sop_rows}</tbody></table></section>
+<section id="freshness"><h2>Data freshness</h2>
+<table><thead><tr><th>system</th><th>export</th><th>cadence</th><th>files</th><th>rows</th><th>last loaded (UTC)</th><th>newest data</th></tr></thead>
+<tbody>{fresh_rows}</tbody></table></section>
+</body></html>
+"""

@@ -1,0 +1,170 @@
+"""Publishing the serving snapshot: complete tables, readers never see a mix, a killed publish loses nothing."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.settings import Settings
+from pipelines.warehouse import connect
+
+END = dt.date(2026, 3, 31)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A small demo through the whole pipeline, published; the env stays pointed at it for the module."""
+    from pipelines.exports.demo import generate_demo_exports
+    from pipelines.runner import run_job
+
+    root = tmp_path_factory.mktemp("served")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KPI_LANDING_DIR", str(root / "landing"))
+        mp.setenv("KPI_WAREHOUSE_PATH", str(root / "warehouse" / "kpi.duckdb"))
+        mp.setenv("KPI_SERVING_PATH", str(root / "serving" / "kpi.duckdb"))
+        generate_demo_exports(root / "landing", days=14, scale=0.2, seed=3, end_date=END, progress=None)
+        lines: list[str] = []
+        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+        yield Settings.from_env()
+
+
+def _tables(path: Path, schema: str) -> dict[str, int]:
+    with connect(path, read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'",
+            [schema]).fetchall()]
+        return {f"{schema}.{n}": con.execute(f"SELECT count(*) FROM {schema}.{n}").fetchone()[0] for n in names}
+
+
+def test_publish_serves_every_mart_with_freshness(served):
+    marts = _tables(served.warehouse_path, "marts")
+    assert marts and _tables(served.serving_path, "marts") == marts
+    with connect(served.serving_path, read_only=True) as con:
+        assert con.execute("SELECT storage_version FROM ops.publish_info").fetchone()[0] == "v1.1.0"
+        assert dict(con.execute("SELECT table_name, row_count FROM ops.published_tables").fetchall()) == marts
+        fresh = con.execute("SELECT export, files_loaded, newest_data_date FROM ops.export_freshness").fetchall()
+    assert len(fresh) == 20
+    assert [f for f in fresh if not (f[1] >= 1 and END - dt.timedelta(days=14) <= f[2] <= END)] == []
+    assert max(f[2] for f in fresh) == END
+    assert not list(served.serving_path.parent.glob("*.tmp-*")), "no temp file left behind"
+
+
+READER = textwrap.dedent(
+    """
+    import json, os, sys, time, duckdb
+    path, stop, out, mode = sys.argv[1:5]
+    seen, errors, queries = [], [], 0
+    def check(con):
+        snap = con.execute("SELECT snapshot_id FROM ops.publish_info").fetchone()[0]
+        expected = dict(con.execute("SELECT table_name, row_count FROM ops.published_tables").fetchall())
+        actual = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in expected}
+        if actual != expected:
+            errors.append(f"mixed snapshot {snap}: {actual} != {expected}")
+        return snap
+    # "hold": one connection open for the whole test (a BI tool left open);
+    # "reopen": a new connection per query (a dashboard refresh).
+    held = duckdb.connect(path, read_only=True) if mode == "hold" else None
+    while not os.path.exists(stop):
+        try:
+            if held is not None:
+                snap = check(held)
+            else:
+                with duckdb.connect(path, read_only=True) as con:
+                    snap = check(con)
+            if not seen or seen[-1] != snap:
+                seen.append(snap)
+            queries += 1
+        except Exception as exc:
+            errors.append(repr(exc))
+        time.sleep(0.02)
+    json.dump({"seen": seen, "errors": errors, "queries": queries}, open(out, "w"))
+    """
+)
+
+
+def test_readers_see_old_or_new_snapshot_never_a_mix(served, tmp_path, monkeypatch):
+    from pipelines.exports.demo import generate_demo_exports
+    from pipelines.runner import run_job
+
+    before = _tables(served.serving_path, "marts")
+    stop = tmp_path / "stop"
+    modes = ["hold", "reopen", "reopen"]
+    readers = [
+        subprocess.Popen([sys.executable, "-c", READER, str(served.serving_path), str(stop), str(tmp_path / f"r{i}.json"), mode])
+        for i, mode in enumerate(modes)
+    ]
+    try:
+        time.sleep(1.0)
+        # A new day of exports arrives; a full refresh and publish run while the readers read.
+        for k, v in {"KPI_LANDING_DIR": served.landing_dir, "KPI_WAREHOUSE_PATH": served.warehouse_path,
+                     "KPI_SERVING_PATH": served.serving_path}.items():
+            monkeypatch.setenv(k, str(v))
+        generate_demo_exports(served.landing_dir, days=15, scale=0.2, seed=3, end_date=END + dt.timedelta(days=1), progress=None)
+        lines: list[str] = []
+        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+        time.sleep(1.0)
+    finally:
+        stop.touch()
+        for r in readers:
+            r.wait(timeout=60)
+    reports = {f"{mode}{i}": json.loads((tmp_path / f"r{i}.json").read_text()) for i, mode in enumerate(modes)}
+    for name, rep in reports.items():
+        assert rep["errors"] == [] and rep["queries"] > 10, (name, rep)
+    assert len(reports["hold0"]["seen"]) == 1, "a reader holding the file open keeps its snapshot"
+    for name in ("reopen1", "reopen2"):
+        assert len(reports[name]["seen"]) == 2, f"{name} saw the old snapshot, then the new one"
+    assert reports["reopen1"]["seen"][0] == reports["hold0"]["seen"][0]
+    assert _tables(served.serving_path, "marts") != before, "the new day is published"
+
+
+KILLED_PUBLISH = textwrap.dedent(
+    """
+    import sys
+    from pipelines.serving import publish
+    from pipelines.settings import Settings
+    publish(Settings.from_env())
+    """
+)
+
+
+def test_sigkill_mid_publish_leaves_the_previous_snapshot_intact(tmp_path, monkeypatch):
+    from pipelines.serving import publish
+
+    wh, serving = tmp_path / "wh.duckdb", tmp_path / "serving" / "kpi.duckdb"
+    monkeypatch.setenv("KPI_WAREHOUSE_PATH", str(wh))
+    monkeypatch.setenv("KPI_SERVING_PATH", str(serving))
+    monkeypatch.setenv("KPI_LANDING_DIR", str(tmp_path / "landing"))
+    with connect(wh) as con:
+        from pipelines.ingest import ensure_raw_tables
+
+        ensure_raw_tables(con)
+        con.execute("CREATE SCHEMA marts; CREATE TABLE marts.small AS SELECT range AS i FROM range(10)")
+    first = publish(Settings.from_env())
+
+    # Make the next publish slow enough to be killed in the middle of copying.
+    with connect(wh) as con:
+        con.execute("CREATE TABLE marts.big AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(3000000)")
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_PUBLISH], env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size > 0 for p in serving.parent.glob("*.tmp-*")):
+        assert proc.poll() is None and time.monotonic() < deadline, "publish finished before it could be killed"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    assert list(serving.parent.glob("*.tmp-*")), "the half-written file is the temp file, not the serving file"
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("SELECT snapshot_id FROM ops.publish_info").fetchone()[0] == first.snapshot_id
+        assert con.execute("SELECT count(*) FROM marts.small").fetchone()[0] == 10
+    second = publish(Settings.from_env())
+    assert second.tables["marts.big"] == 3_000_000
+    assert not list(serving.parent.glob("*.tmp-*")), "the next publish cleans up"
