@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test dev contracts clean
+.PHONY: setup demo test dev docs contracts browser clean
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -31,11 +31,21 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 demo: setup
 	$(BIN)/kpi demo
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+docs: setup
+	$(BIN)/kpi docs --port $(or $(DOCS_PORT),8080)
+
+# The browser tests drive Debian's chromium (a registry package; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed: the browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
 contracts: setup
 	$(BIN)/kpi contracts

@@ -64,6 +64,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    """dbt docs for the marts contract: generate against the warehouse, then serve on loopback."""
+    import functools
+    import http.server
+    import os
+    import subprocess
+
+    from .settings import DBT_PROJECT_DIR
+    from .transform import DBT_EXECUTABLE
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path}: run `make demo` (or `kpi run`) first", file=sys.stderr)
+        return 1
+    out = settings.dbt_target_dir / "docs"
+    env = {**os.environ, **settings.dbt_env(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    proc = subprocess.run(
+        [DBT_EXECUTABLE, "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--target-path", str(out)], env=env
+    )
+    if proc.returncode != 0:
+        return proc.returncode
+    print(f"dbt docs written to {out}")
+    if args.no_serve:
+        return 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    with http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
+        print(f"serving the marts documentation on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def _date(s: str) -> dt.date:
     return dt.date.fromisoformat(s)
 
@@ -98,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--scale", type=float, default=1.0)
     m.add_argument("--seed", type=int, default=42)
     m.set_defaults(fn=_cmd_demo)
+
+    o = sub.add_parser("docs", help="generate the dbt docs (the marts contract) and serve them on loopback")
+    o.add_argument("--host", default="127.0.0.1")
+    o.add_argument("--port", type=int, default=8080)
+    o.add_argument("--no-serve", action="store_true", help="only generate")
+    o.set_defaults(fn=_cmd_docs)
 
     args = p.parse_args(argv)
     return args.fn(args)

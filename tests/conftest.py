@@ -54,3 +54,45 @@ def write_csv(landing_dir: Path, export, rows: list[dict], *, day: str | None = 
         for r in rows:
             w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
     return path
+
+
+DEMO_END = __import__("datetime").date(2026, 3, 31)
+
+
+@pytest.fixture(scope="session")
+def published_demo(tmp_path_factory) -> Settings:
+    """A small demo (14 days) run once through the whole pipeline and published. Treat it as read-only:
+    a test that changes it must copy it first (see `copy_of`)."""
+    from pipelines.exports.demo import generate_demo_exports
+    from pipelines.runner import run_job
+
+    root = tmp_path_factory.mktemp("published_demo")
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in _demo_env(root).items():
+            mp.setenv(k, v)
+        generate_demo_exports(root / "landing", days=14, scale=0.2, seed=3, end_date=DEMO_END, progress=None)
+        lines: list[str] = []
+        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+        return Settings.from_env()
+
+
+def _demo_env(root: Path) -> dict[str, str]:
+    return {
+        "KPI_LANDING_DIR": str(root / "landing"),
+        "KPI_WAREHOUSE_PATH": str(root / "warehouse" / "kpi.duckdb"),
+        "KPI_SERVING_PATH": str(root / "serving" / "kpi.duckdb"),
+        "KPI_BUSINESS_TIMEZONE": "UTC",
+        "KPI_BASE_CURRENCY": "USD",
+    }
+
+
+def copy_of(demo: Settings, root: Path, monkeypatch) -> Settings:
+    """A private copy of a published demo (landing, warehouse, serving), with the env pointed at it."""
+    import shutil
+
+    shutil.copytree(demo.landing_dir, root / "landing")
+    shutil.copytree(demo.warehouse_path.parent, root / "warehouse")
+    shutil.copytree(demo.serving_path.parent, root / "serving")
+    for k, v in _demo_env(root).items():
+        monkeypatch.setenv(k, v)
+    return Settings.from_env()

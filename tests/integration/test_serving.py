@@ -16,25 +16,8 @@ import pytest
 
 from pipelines.settings import Settings
 from pipelines.warehouse import connect
-
-END = dt.date(2026, 3, 31)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A small demo through the whole pipeline, published; the env stays pointed at it for the module."""
-    from pipelines.exports.demo import generate_demo_exports
-    from pipelines.runner import run_job
-
-    root = tmp_path_factory.mktemp("served")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KPI_LANDING_DIR", str(root / "landing"))
-        mp.setenv("KPI_WAREHOUSE_PATH", str(root / "warehouse" / "kpi.duckdb"))
-        mp.setenv("KPI_SERVING_PATH", str(root / "serving" / "kpi.duckdb"))
-        generate_demo_exports(root / "landing", days=14, scale=0.2, seed=3, end_date=END, progress=None)
-        lines: list[str] = []
-        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
-        yield Settings.from_env()
+from tests.conftest import DEMO_END as END
+from tests.conftest import copy_of
 
 
 def _tables(path: Path, schema: str) -> dict[str, int]:
@@ -45,7 +28,8 @@ def _tables(path: Path, schema: str) -> dict[str, int]:
         return {f"{schema}.{n}": con.execute(f"SELECT count(*) FROM {schema}.{n}").fetchone()[0] for n in names}
 
 
-def test_publish_serves_every_mart_with_freshness(served):
+def test_publish_serves_every_mart_with_freshness(published_demo):
+    served = published_demo
     marts = _tables(served.warehouse_path, "marts")
     assert marts and _tables(served.serving_path, "marts") == marts
     with connect(served.serving_path, read_only=True) as con:
@@ -91,10 +75,11 @@ READER = textwrap.dedent(
 )
 
 
-def test_readers_see_old_or_new_snapshot_never_a_mix(served, tmp_path, monkeypatch):
+def test_readers_see_old_or_new_snapshot_never_a_mix(published_demo, tmp_path, monkeypatch):
     from pipelines.exports.demo import generate_demo_exports
     from pipelines.runner import run_job
 
+    served = copy_of(published_demo, tmp_path / "copy", monkeypatch)
     before = _tables(served.serving_path, "marts")
     stop = tmp_path / "stop"
     modes = ["hold", "reopen", "reopen"]
@@ -105,9 +90,6 @@ def test_readers_see_old_or_new_snapshot_never_a_mix(served, tmp_path, monkeypat
     try:
         time.sleep(1.0)
         # A new day of exports arrives; a full refresh and publish run while the readers read.
-        for k, v in {"KPI_LANDING_DIR": served.landing_dir, "KPI_WAREHOUSE_PATH": served.warehouse_path,
-                     "KPI_SERVING_PATH": served.serving_path}.items():
-            monkeypatch.setenv(k, str(v))
         generate_demo_exports(served.landing_dir, days=15, scale=0.2, seed=3, end_date=END + dt.timedelta(days=1), progress=None)
         lines: list[str] = []
         assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)

@@ -1,0 +1,63 @@
+"""The KPI dashboard as a person sees it: headless Chromium (Debian's package) over a local HTTP server."""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipelines.warehouse import connect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "data" / "test-screenshots"
+
+
+@pytest.fixture
+def served_dashboard(published_demo):
+    """Serve the dashboard's folder on a free loopback port."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(published_demo.dashboard_path.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/{published_demo.dashboard_path.name}"
+    server.shutdown()
+
+
+def test_dashboard_shows_a_tile_for_every_kpi(published_demo, served_dashboard):
+    from playwright.sync_api import sync_playwright
+
+    with connect(published_demo.serving_path, read_only=True) as con:
+        kpi_ids = {r[0] for r in con.execute(
+            "SELECT DISTINCT kpi_id FROM marts.fct_kpi_daily WHERE segment_type = 'all' AND kpi_id <> 'sop_compliance_rate'"
+        ).fetchall()}
+    assert len(kpi_ids) >= 30, "every KPI of the catalogue is published"
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            response = page.goto(served_dashboard)
+            assert response is not None and response.ok
+            page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+            shown = set(page.eval_on_selector_all("article.tile", "els => els.map(e => e.dataset.kpiId)"))
+            svgs = page.locator("article.tile svg.trend").count()
+            freshness_rows = page.locator("#freshness tbody tr").count()
+        finally:
+            browser.close()
+    assert shown == kpi_ids
+    assert svgs == len(kpi_ids), "each tile has its trend chart"
+    assert freshness_rows == 20, "one freshness row per export"
+    assert errors == []
+    assert (SCREENSHOTS / "dashboard.png").stat().st_size > 10_000
