@@ -1,11 +1,100 @@
-"""Jobs (and, later, schedules and sensors)."""
+"""Jobs, the nightly schedule and the new-export sensor."""
+import json
+
 import dagster as dg
+
+from .exports import EXPORTS
+from .ingest import ContractViolation, discover_files, raw_asset_key
+from .settings import get_settings
 
 # Landing files are external assets: observed, never materialized.
 refresh_all = dg.define_asset_job(
     "refresh_all",
     selection=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes("landing"),
-    description="Load every export, build every dbt model and run every check.",
+    description="Load every export, build every dbt model, run every check, publish.",
 )
 
-jobs = [refresh_all]
+ingest_exports = dg.define_asset_job(
+    "ingest_exports",
+    selection=dg.AssetSelection.key_prefixes("raw"),
+    description="Load new or changed landing files into raw (started by the new-export sensor).",
+)
+
+_settings = get_settings()
+
+
+@dg.schedule(
+    name="nightly_refresh",
+    job=refresh_all,
+    cron_schedule=_settings.nightly_cron,
+    execution_timezone=_settings.business_timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refresh everything for the business day that just ended (KPI_NIGHTLY_CRON, business timezone).",
+)
+def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # The scheduled time is in the business timezone: at 02:00 the day before is complete.
+    covers = (context.scheduled_execution_time - __import__("datetime").timedelta(days=1)).date()
+    return dg.RunRequest(
+        run_key=f"nightly-{covers.isoformat()}",
+        tags={"kpi/trigger": "nightly_schedule", "kpi/covers_date": covers.isoformat()},
+    )
+
+
+def _file_signatures(landing_dir) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """{relative path: (export, size-mtime)} for every landing file; refused files reported apart."""
+    found, refused = {}, []
+    for e in EXPORTS:
+        try:
+            files = discover_files(landing_dir, e)
+        except ContractViolation as exc:
+            refused.append(str(exc))
+            continue
+        for p in files:
+            st = p.stat()
+            found[p.relative_to(landing_dir.resolve()).as_posix()] = (e.name, f"{st.st_size}-{st.st_mtime_ns}")
+    return found, refused
+
+
+@dg.sensor(
+    name="new_export_files",
+    job=ingest_exports,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Starts an ingest run for each export with new or changed files in the landing folder; files already "
+        "seen start nothing. Its first tick only records what is there (the nightly refresh loads that)."
+    ),
+)
+def new_export_files(context: dg.SensorEvaluationContext):
+    settings = get_settings()
+    found, refused = _file_signatures(settings.landing_dir)
+    for message in refused:
+        context.log.warning(message)
+    signatures = {rel: sig for rel, (_, sig) in found.items()}
+    if context.cursor is None:
+        context.update_cursor(json.dumps(signatures))
+        return dg.SkipReason(f"baseline: {len(found)} files already in {settings.landing_dir}")
+    seen = json.loads(context.cursor)
+    changed: dict[str, list[str]] = {}
+    for rel, (export, signature) in sorted(found.items()):
+        if seen.get(rel) != signature:
+            changed.setdefault(export, []).append(f"{rel}@{signature}")
+    context.update_cursor(json.dumps(signatures))
+    if not changed:
+        return dg.SkipReason(f"no new or changed files among {len(found)} in {settings.landing_dir}")
+    by_name = {e.name: e for e in EXPORTS}
+    # One run per export: a day's delivery is one file per export, and one load handles many.
+    return [
+        dg.RunRequest(
+            run_key=";".join(files)[:500],
+            asset_selection=[raw_asset_key(by_name[export])],
+            tags={"kpi/trigger": "new_export_file", "kpi/export": export, "kpi/files": str(len(files)),
+                  "kpi/first_file": files[0].split("@")[0][:200]},
+        )
+        for export, files in changed.items()
+    ]
+
+
+jobs = [refresh_all, ingest_exports]
+schedules = [nightly_refresh]
+sensors = [new_export_files]

@@ -1,7 +1,7 @@
 """The one Definitions object of the code location, assembled from the modules beside it."""
 import dagster as dg
 
-from .automation import jobs
+from .automation import jobs, schedules, sensors
 from .ingest import landing_specs, raw_assets
 from .serving import serving_assets
 from .transform import dbt_models, dbt_resource
@@ -9,6 +9,8 @@ from .transform import dbt_models, dbt_resource
 defs = dg.Definitions(
     assets=[*landing_specs, *raw_assets, dbt_models, *serving_assets],
     jobs=jobs,
+    schedules=schedules,
+    sensors=sensors,
     resources={"dbt": dbt_resource()},
     # One process runs the steps one after another: DuckDB takes one writer at a time,
     # and the steps are short, so process start-up would dominate anyway.

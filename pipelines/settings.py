@@ -28,6 +28,7 @@ class Settings:
     serving_path: Path
     serving_storage_version: str
     serving_parquet: bool
+    nightly_cron: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,6 +42,7 @@ class Settings:
             # DuckDB 2.0 writes a format older readers cannot open; BI drivers often embed 1.1-1.4.
             serving_storage_version=os.environ.get("KPI_SERVING_STORAGE_VERSION") or "v1.1.0",
             serving_parquet=(os.environ.get("KPI_SERVING_PARQUET") or "").lower() in ("1", "true", "yes"),
+            nightly_cron=os.environ.get("KPI_NIGHTLY_CRON") or "0 2 * * *",
         )
 
     @property
