@@ -7,7 +7,9 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 3000
 
-export DAGSTER_HOME := $(CURDIR)/.dagster
+# Run history of `make dev` / `make demo`; a test may point it elsewhere.
+DAGSTER_HOME ?= $(CURDIR)/.dagster
+export DAGSTER_HOME
 export PATH := $(BIN):$(PATH)
 # The build machines set PYTHONDONTWRITEBYTECODE=1: compile at install or imports are twice as slow.
 export UV_COMPILE_BYTECODE := 1
