@@ -95,6 +95,19 @@ def new_export_files(context: dg.SensorEvaluationContext):
     ]
 
 
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every failed run raises an alert (ops.alerts, the log, and the webhook if configured), "
+                "naming the blocking checks that failed.",
+)
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    from .alerts import alert_for_failed_run
+
+    run = context.dagster_run
+    alert_for_failed_run(context.instance, run.run_id, run.job_name)
+
+
 jobs = [refresh_all, ingest_exports]
 schedules = [nightly_refresh]
-sensors = [new_export_files]
+sensors = [new_export_files, alert_on_run_failure]

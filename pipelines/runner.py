@@ -75,6 +75,12 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
         )
+        if not result.success:
+            # No daemon watches in-process runs: raise the failure alert here.
+            from .alerts import alert_for_failed_run
+
+            alert = alert_for_failed_run(instance, result.run_id, job_name)
+            print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
     c = handler.counts
     status = "succeeded" if result.success else "FAILED"
     print_fn(
