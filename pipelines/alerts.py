@@ -130,3 +130,24 @@ def alert_for_failed_run(instance, run_id: str, job_name: str, settings: Setting
     if failed_steps:
         details["failed_steps"] = " | ".join(failed_steps[:5])
     return send_alert(Alert(kind=kind, title=title, details=details, run_id=run_id), settings)
+
+
+def kpis_turned_off_target(con) -> list[Alert]:
+    """KPIs (whole business) whose latest day is off target while the day before was not."""
+    rows = con.execute(
+        """WITH daily AS (
+               SELECT kpi_id, kpi_date, value, target, status,
+                      lag(status) OVER (PARTITION BY kpi_id ORDER BY kpi_date) AS previous_status,
+                      row_number() OVER (PARTITION BY kpi_id ORDER BY kpi_date DESC) AS recency
+               FROM marts.fct_kpi_daily
+               WHERE segment_type = 'all' AND status IS NOT NULL)
+           SELECT kpi_id, kpi_date, value, target, previous_status FROM daily
+           WHERE recency = 1 AND status = 'off_target' AND coalesce(previous_status, '') <> 'off_target'
+           ORDER BY kpi_id"""
+    ).fetchall()
+    return [
+        Alert(kind="kpi_off_target", severity="warning", title=f"{kpi_id} turned off target on {day}",
+              details={"kpi_id": kpi_id, "date": str(day), "value": value, "target": target,
+                       "previous_status": previous or "none"})
+        for kpi_id, day, value, target, previous in rows
+    ]

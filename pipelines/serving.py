@@ -179,9 +179,20 @@ DASHBOARD_KEY = dg.AssetKey(["serving", "kpi_dashboard"])
     ),
 )
 def serving_warehouse(context) -> dg.MaterializeResult:
+    from .alerts import kpis_turned_off_target, send_alert
+
     settings = get_settings()
     result = publish(settings, log=context.log.info)
+    with connect(result.path, read_only=True) as con:
+        has_kpis = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = 'fct_kpi_daily'"
+        ).fetchone()[0]
+        turned = kpis_turned_off_target(con) if has_kpis else []
+    for alert in turned:
+        alert.run_id = context.run_id
+        send_alert(alert, settings)
     return dg.MaterializeResult(metadata={
+        "kpis_turned_off_target": len(turned),
         "path": str(result.path),
         "snapshot_id": result.snapshot_id,
         "storage_version": result.storage_version,

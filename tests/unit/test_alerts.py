@@ -93,3 +93,25 @@ def _hold_lock(path, ready, release):
     ready.set()
     release.wait(60)
     con.close()
+
+
+def test_only_kpis_that_just_turned_off_target_alert():
+    import duckdb
+
+    from pipelines.alerts import kpis_turned_off_target
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute("""CREATE TABLE marts.fct_kpi_daily AS SELECT * FROM (VALUES
+        ('a_rate', DATE '2026-03-01', 'all', 0.9, 0.8, 'on_target'),
+        ('a_rate', DATE '2026-03-02', 'all', 0.5, 0.8, 'off_target'),   -- turned: alert
+        ('b_rate', DATE '2026-03-01', 'all', 0.1, 0.8, 'off_target'),
+        ('b_rate', DATE '2026-03-02', 'all', 0.1, 0.8, 'off_target'),   -- still off: no new alert
+        ('c_rate', DATE '2026-03-01', 'all', 0.9, 0.8, 'off_target'),
+        ('c_rate', DATE '2026-03-02', 'all', 0.9, 0.8, 'on_target'),    -- recovered
+        ('d_rate', DATE '2026-03-02', 'channel', 0.1, 0.8, 'off_target') -- a segment, not the business
+        ) t(kpi_id, kpi_date, segment_type, value, target, status)""")
+    alerts = kpis_turned_off_target(con)
+    assert [(a.details["kpi_id"], a.details["date"], a.details["previous_status"]) for a in alerts] == [
+        ("a_rate", "2026-03-02", "on_target")]
+    assert alerts[0].title == "a_rate turned off target on 2026-03-02"
