@@ -30,8 +30,9 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp config/dagster.yaml $@
 
+# `make demo FAULTS=1`: demo exports with SOP breaches (docs/faults.md): failing gates, blocked marts.
 demo: setup
-	$(BIN)/kpi demo
+	$(BIN)/kpi demo $(if $(FAULTS),--faults $(if $(filter 1 yes true,$(FAULTS)),,$(FAULTS)))
 
 test: setup browser
 	$(BIN)/python -m pytest

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else get_settings().landing_dir
     t0 = time.perf_counter()
-    rows = generate_demo_exports(out, days=args.days, scale=args.scale, seed=args.seed, end_date=args.end_date)
+    rows = generate_demo_exports(out, days=args.days, scale=args.scale, seed=args.seed, end_date=args.end_date,
+                                 faults=args.faults)
     print(f"wrote {sum(rows.values()):,} rows in {len(rows)} exports to {out} in {time.perf_counter() - t0:.1f}s")
     return 0
 
@@ -35,8 +37,29 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
+    from .sop.report import print_sop_summary
 
-    return 0 if run_job(args.job) else 1
+    ok = run_job(args.job)
+    settings = get_settings()
+    if settings.sop_gates:
+        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
+    return 0 if ok else 1
+
+
+def _cmd_sop(args: argparse.Namespace) -> int:
+    from .sop.docs import build_site
+    from .sop.registry import load_registry
+    from .sop.report import print_sop_summary
+
+    settings = get_settings()
+    reg = load_registry()  # validates the registry and every suite: an editing mistake is named here
+    if args.action == "docs":
+        print(f"wrote {build_site(settings.sop_docs_dir, registry=reg, warehouse_path=settings.warehouse_path)}")
+    elif args.action == "check":
+        print(f"{reg.path}: {len(reg.sops)} SOPs, {len(reg.gates)} gates, {len(reg.targets())} checks: valid")
+    else:
+        print_sop_summary(settings.warehouse_path, reg=reg, docs_dir=settings.sop_docs_dir)
+    return 0
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
@@ -48,19 +71,34 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .exports.demo import generate_demo_exports
+    from .exports.demo_faults import resolve as resolve_faults
     from .report import print_kpi_summary
     from .runner import run_job
 
+    from .sop.report import failed_data_gates, print_sop_summary
+
     settings = get_settings()
-    if args.regenerate or not any(settings.landing_dir.glob("*/*/*")):
-        print(f"==> generating demo exports (scale {args.scale}, {args.days} days) into {settings.landing_dir}")
-        generate_demo_exports(settings.landing_dir, days=args.days, scale=args.scale, seed=args.seed)
+    # The landing folder remembers which faults its demo exports carry: asking for others regenerates.
+    marker = settings.landing_dir / ".demo_faults.json"
+    faults = sorted(resolve_faults(args.faults))
+    had = json.loads(marker.read_text()) if marker.exists() else []
+    if args.regenerate or had != faults or not any(settings.landing_dir.glob("*/*/*")):
+        print(f"==> generating demo exports (scale {args.scale}, {args.days} days) into {settings.landing_dir}"
+              + (f" with faults: {', '.join(faults)} (docs/faults.md)" if faults else ""))
+        generate_demo_exports(settings.landing_dir, days=args.days, scale=args.scale, seed=args.seed, faults=faults)
+        marker.write_text(json.dumps(faults))
     else:
         print(f"==> using the exports already in {settings.landing_dir} (--regenerate to replace them)")
     print(f"==> materializing every asset into {settings.warehouse_path}")
-    if not run_job("refresh_all"):
+    ok = run_job("refresh_all")
+    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
+    blocked = failed_data_gates(settings.warehouse_path)
+    if not ok and not (faults and blocked):
         return 1
     print_kpi_summary(settings.warehouse_path)
+    if not ok:
+        print(f"\n==> the run failed as the injected faults intend: {len(blocked)} data gate(s) stopped the KPI models "
+              "downstream of broken data; the other domains were built (see above and the Dagster UI).")
     return 0
 
 
@@ -112,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1: a small shop)")
     d.add_argument("--seed", type=int, default=42, help="random seed: same seed, same files")
     d.add_argument("--end-date", type=_date, default=None, help="last day of data, YYYY-MM-DD (default: yesterday)")
+    d.add_argument("--faults", nargs="?", const="default", default=None, metavar="NAMES",
+                   help="inject SOP breaches (docs/faults.md): the default set, 'all', or fault names, comma-separated")
     d.set_defaults(fn=_cmd_demo_data)
 
     c = sub.add_parser("contracts", help="regenerate the dbt sources and docs from the export contracts")
@@ -131,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--days", type=int, default=90)
     m.add_argument("--scale", type=float, default=1.0)
     m.add_argument("--seed", type=int, default=42)
+    m.add_argument("--faults", nargs="?", const="default", default=None, metavar="NAMES",
+                   help="demo exports with SOP breaches (docs/faults.md): the run shows failing gates, blocked marts and compliance below 100 %%")
     m.set_defaults(fn=_cmd_demo)
+
+    o = sub.add_parser("sop", help="SOP gates: latest results and compliance, the SOP site, registry check")
+    o.add_argument("action", nargs="?", choices=("report", "docs", "check"), default="report",
+                   help="report (default): the latest gate results; docs: rebuild the SOP site; check: validate expectations/")
+    o.set_defaults(fn=_cmd_sop)
 
     o = sub.add_parser("docs", help="generate the dbt docs (the marts contract) and serve them on loopback")
     o.add_argument("--host", default="127.0.0.1")
@@ -140,7 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     o.set_defaults(fn=_cmd_docs)
 
     args = p.parse_args(argv)
-    return args.fn(args)
+    code = args.fn(args)
+    if argv is None and "duckdb_engine" in sys.modules:
+        # As the console script, after SOP gates ran: end without the interpreter's teardown, where
+        # duckdb's bindings report objects duckdb-engine keeps until exit ("nanobind: leaked ...").
+        import logging
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ import dagster as dg
 from .automation import jobs, schedules, sensors
 from .ingest import landing_specs, raw_assets
 from .serving import serving_assets
+from .sop import sop_asset_specs, with_sop_owners
 from .transform import dbt_models, dbt_resource
 
 defs = dg.Definitions(
-    assets=[*landing_specs, *raw_assets, dbt_models, *serving_assets],
+    # Owners of the SOP registry on the assets its gates check (the checks themselves run in
+    # the dbt step: data gates block what is downstream of broken data, see pipelines/sop/gating.py).
+    assets=with_sop_owners([*landing_specs, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]),
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,

@@ -1,23 +1,44 @@
 """Load landing files into `raw.<export>`, driven by the export contracts.
 
-Guarantees, per export and run:
-- a file is checked against its contract before anything is written; a file missing a
-  required column fails the load naming file and column, and nothing of the run is loaded;
-- each export loads in one transaction: a failure leaves the table as it was;
-- files already loaded with the same checksum are skipped (a re-run adds nothing); a
-  file delivered again with new content replaces its own earlier rows;
-- rows whose values do not cast to the contract type, or with a NULL primary key, go to
-  `raw._rejects` with file, line, column and error; the rest of the file loads.
-SQL identifiers come only from the contracts; file names and header names are bound
-as parameters, never spliced into SQL.
+Guarantees, per export and run (docs/guarantees.md says how each one is tested):
+- Nothing half-way. Every new or changed file is read, converted and checked into
+  connection-private temp tables first; then one transaction replaces what re-delivered
+  files loaded before, inserts the rows, quarantines the rejects and writes the load log.
+  An error or a kill at any point leaves `raw.*` as it was.
+- File-level problems fail the export's load with a message naming the file and what was
+  expected, and nothing of the export is loaded in that run: a missing required column, a
+  header name that differs from a contract name only in case or spacing, a contract column
+  twice, a file that cannot be read or decompressed, a link leaving the landing folder, a
+  file that changed while it was read.
+- Row-level problems quarantine the row in `raw._rejects` (file, line, column, error, the
+  row as read) and the rest loads: a value that does not convert to the contract type, a
+  line with too few or too many fields, an unterminated quote, invalid UTF-8, a line over
+  2 MB, an empty primary key, a key twice in one file, a key of a non-change export that
+  another file already loaded.
+- Files are read as delivered: UTF-8 (with or without BOM), UTF-16 (BOM) or Windows-1252 /
+  Latin-1 (detected and transcoded); LF, CRLF or CR line endings; gzip by content, whatever
+  the name; the contract's delimiter or one detected from the header (`;`, tab, `|`);
+  timestamps in ISO 8601 with or without `T`, with an offset or `Z` (converted to UTC), or
+  a date alone (midnight UTC).
+- A file already loaded with the same checksum is skipped; a file delivered again with new
+  content replaces the rows it loaded before; a byte-identical copy of a loaded file under
+  another name is recorded and not loaded twice.
+SQL identifiers come only from the contracts (checked by `_ident`); file names, header
+names and values are bound as parameters or stay inside DuckDB, never spliced into SQL.
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import difflib
 import gzip
 import hashlib
 import io
-import json
+import os
+import re
+import shutil
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,14 +47,26 @@ from typing import Callable
 import duckdb
 
 from .exports import EXPORTS, Export
+from .exports.contract import TYPES
 from .exports.render import LINEAGE_COLUMNS
 
 LOAD_LOG = "raw._load_log"
 REJECTS = "raw._rejects"
 
+DELIMITERS = (",", ";", "\t", "|")  # tried on the header when the contract's does not fit
+MAX_LINE_BYTES = 2_000_000  # longer lines are quarantined (DuckDB's reader limit)
+RAW_LINE_CHARS = 2_000  # how much of a rejected line is kept in raw._rejects
+MAX_LISTED = 20  # names listed in a message before "and N more"
+SNIFF_BYTES = 8 << 20  # decompressed bytes of a gzip file inspected for encoding and empty lines
+GZIP_MAGIC = b"\x1f\x8b"
+JSONL_SPLIT = "\x1f"  # a control character never found in a valid JSON line: one line, one field
+# Test hook: "<export>:<marker file>" pauses that export's load inside its transaction (after the
+# writes, before COMMIT) and touches the marker, so a crash test can SIGKILL the run right there.
+PAUSE_ENV = "KPI_TEST_PAUSE_INGEST"
+
 
 class ContractViolation(ValueError):
-    """A landing file that breaks its export contract."""
+    """A landing file that breaks its export contract (or cannot be read at all)."""
 
 
 @dataclass
@@ -47,12 +80,55 @@ class LoadResult:
     rows_in_table: int = 0
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     reject_sample: list[dict] = field(default_factory=list)
+    # What the loader noticed and handled, one line per file (transcoded, delimiter detected, ...).
+    warnings: list[str] = field(default_factory=list)
 
 
-# --- DDL ------------------------------------------------------------------------------
+# --- identifiers --------------------------------------------------------------------------
+
+_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _ident(name: str) -> str:
+    """A contract name, safe as a bare SQL identifier (the only names this module splices into SQL)."""
+    if not _IDENT.fullmatch(name):
+        raise ValueError(f"{name!r} is not a valid contract identifier (lower-case letters, digits, _)")
+    return name
+
+
+def _type(type_: str) -> str:
+    if type_ not in TYPES:
+        raise ValueError(f"{type_!r} is not a contract type")
+    return type_
+
+
+def _table(e: Export) -> str:
+    return f"raw.{_ident(e.name)}"
+
+
+def _lit(text: str) -> str:
+    """A SQL string literal of one of this module's own constant texts (messages, never data)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:MAX_LISTED])
+    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
+
+
+# --- DDL ----------------------------------------------------------------------------------
 
 def _table_columns(e: Export) -> list[tuple[str, str]]:
-    return [(c.name, c.type) for c in e.columns] + [(n, t) for n, (t, _) in LINEAGE_COLUMNS.items()]
+    return [(_ident(c.name), _type(c.type)) for c in e.columns] + [(n, t) for n, (t, _) in LINEAGE_COLUMNS.items()]
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [schema, table]).fetchall()}
+    for n, t in columns:
+        if n not in have:
+            con.execute(f"ALTER TABLE {schema}.{table} ADD COLUMN {n} {t}")
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, exports: tuple[Export, ...] = EXPORTS) -> None:
@@ -61,8 +137,9 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, exports: tuple[Export, ...
     con.execute(
         f"""CREATE TABLE IF NOT EXISTS {LOAD_LOG} (
             export VARCHAR, source_file VARCHAR, file_checksum VARCHAR,
-            rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP)"""
+            rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP, note VARCHAR)"""
     )
+    _add_missing_columns(con, "raw", "_load_log", [("note", "VARCHAR")])
     con.execute(
         f"""CREATE TABLE IF NOT EXISTS {REJECTS} (
             export VARCHAR, source_file VARCHAR, file_checksum VARCHAR, line BIGINT,
@@ -70,16 +147,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, exports: tuple[Export, ...
     )
     for e in exports:
         cols = ", ".join(f"{n} {t}" for n, t in _table_columns(e))
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{e.name} ({cols})")
-        have = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
-            [e.name]).fetchall()}
-        for n, t in _table_columns(e):
-            if n not in have:
-                con.execute(f"ALTER TABLE raw.{e.name} ADD COLUMN {n} {t}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {_table(e)} ({cols})")
+        _add_missing_columns(con, "raw", _ident(e.name), _table_columns(e))
 
 
-# --- files ----------------------------------------------------------------------------
+# --- files --------------------------------------------------------------------------------
 
 def discover_files(landing_dir: Path, e: Export) -> list[Path]:
     """The export's files under the landing dir (plain or .gz), sorted; links leaving the landing dir are refused."""
@@ -94,7 +166,9 @@ def discover_files(landing_dir: Path, e: Export) -> list[Path]:
     for p in sorted(found):
         target = p.resolve()
         if not target.is_relative_to(root):
-            raise ContractViolation(f"{p}: links outside the landing folder {root} are refused (points to {target})")
+            raise ContractViolation(
+                f"{p}: links outside the landing folder {root} are refused (points to {target}); "
+                f"nothing of export '{e.name}' was loaded in this run")
         if target.is_file():
             files.append(p)
     return files
@@ -108,122 +182,573 @@ def file_checksum(path: Path) -> str:
     return h.hexdigest()
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+@dataclass
+class _File:
+    """One new or changed landing file, as prepared for reading."""
+
+    fid: int
+    path: Path
+    rel: str
+    checksum: str
+    stat: tuple[int, int]  # size, mtime: a file that changes while it is read is not loaded
+    gzip: bool = False
+    encoding: str = "utf-8"
+    blank_lines: bool = False  # an empty line between rows: later CSV line numbers are unknown
+    empty: bool = False
+    delimiter: str = ","
+    header: list[str] = field(default_factory=list)
+    read_path: Path | None = None  # a link (or a transcoded copy) with a plain name, in a private temp dir
+    copy_of: str | None = None  # byte-identical to this file, loaded before or earlier in this run
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def compression(self) -> str:
+        return "gzip" if self.gzip else "none"
 
 
-def read_header(path: Path, e: Export) -> list[str]:
-    """Column names a file declares: CSV header row, keys of the first JSON line, Parquet schema."""
-    if e.format == "parquet":
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_BLANK_LINES = (b"\n\n", b"\n\r\n", b"\r\r")  # an empty line, with LF, CRLF or CR endings
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _legacy_8bit(sample: bytes) -> bool:
+    """Invalid UTF-8: a single-byte legacy encoding when few high bytes form valid UTF-8 sequences."""
+    high = len(_HIGH_BYTE.findall(sample))
+    covered = sum(len(m) for m in _UTF8_MULTIBYTE.findall(sample))
+    return covered * 2 < high
+
+
+def _fingerprint(path: Path, rel: str, fid: int) -> _File:
+    """Size, modification time and checksum: enough to skip a file loaded before."""
+    stat = _stat(path)
+    return _File(fid=fid, path=path, rel=rel, checksum=file_checksum(path), stat=stat, empty=stat[0] == 0)
+
+
+def _sniff(f: _File) -> None:
+    """Compression (by content), encoding and empty lines of a text file that is about to load."""
+    with open(f.path, "rb") as raw:
+        f.gzip = raw.read(2) == GZIP_MAGIC
+    if f.gzip:
+        f.notes.append("gzip-compressed")
+    opener = gzip.open if f.gzip else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, blank, sample, tail, read = True, False, b"", b"", 0
+    try:
+        with opener(f.path, "rb") as src:
+            # A gzip file is inspected on its first SNIFF_BYTES (lines of the rest with bad UTF-8 are quarantined).
+            chunk = src.read(1 << 20)
+            while chunk:
+                read += len(chunk)
+                whole = not (f.gzip and read >= SNIFF_BYTES)
+                following = src.read(1 << 20) if whole else b""
+                if len(sample) < SNIFF_BYTES:
+                    sample += chunk[: SNIFF_BYTES - len(sample)]
+                if utf8:
+                    try:
+                        decoder.decode(chunk, final=whole and not following)
+                    except UnicodeDecodeError:
+                        utf8 = False
+                if not blank:
+                    window = tail + (chunk if following else chunk.rstrip(b"\r\n"))  # empty lines at the end are harmless
+                    blank = any(b in window for b in _BLANK_LINES)
+                    tail = window[-2:]
+                if not whole:
+                    blank = True  # not all of it inspected: CSV line numbers after an empty line would be unknown
+                chunk = following
+    except (OSError, EOFError) as exc:
+        raise ContractViolation(f"{f.path}: not a readable {'gzip ' if f.gzip else ''}file ({exc}); "
+                                "nothing of this export was loaded in this run") from exc
+    f.empty = not sample.strip(b"\r\n\t \xef\xbb\xbf")
+    if sample[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        f.encoding, blank = "utf-16", True
+    elif not utf8 and _legacy_8bit(sample):
+        f.encoding = "cp1252"
+    f.blank_lines = blank
+
+
+def _transcode(f: _File, out: Path) -> None:
+    """Rewrite a UTF-16 or Windows-1252/Latin-1 file as UTF-8 (line endings kept)."""
+    for encoding in ((f.encoding,) if f.encoding == "utf-16" else ("cp1252", "latin-1")):
         try:
-            rows = duckdb.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-        except duckdb.Error as exc:
-            raise ContractViolation(f"{path}: not a readable Parquet file ({exc})") from exc
-        return [r[0] for r in rows]
-    with _open_text(path) as f:
-        if e.format == "csv":
-            header = next(csv.reader(f, delimiter=e.delimiter), None)
-            if header is None:
-                raise ContractViolation(f"{path}: empty file, expected a header row with columns {', '.join(e.required_columns)}")
-            return [h.strip() for h in header]
-        line = f.readline()
-        if not line.strip():
-            return []  # an empty JSON-lines file carries no rows and no columns
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ContractViolation(f"{path}, line 1: not a JSON object ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise ContractViolation(f"{path}, line 1: expected a JSON object, got {type(obj).__name__}")
-        return list(obj)
+            opener = gzip.open if f.gzip else open
+            with opener(f.path, "rb") as raw, open(out, "w", encoding="utf-8", newline="") as dst:
+                src = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+                for chunk in iter(lambda: src.read(1 << 20), ""):
+                    dst.write(chunk)
+            f.notes.append({"utf-16": "UTF-16", "cp1252": "Windows-1252", "latin-1": "Latin-1"}[encoding]
+                           + " text, transcoded to UTF-8")
+            f.encoding, f.gzip = "utf-8", False
+            return
+        except UnicodeDecodeError:
+            continue
+        except (OSError, EOFError) as exc:
+            raise ContractViolation(f"{f.path}: could not be read ({exc})") from exc
+    raise ContractViolation(f"{f.path}: not valid {f.encoding} text; expected UTF-8 (or UTF-16 with a BOM, or Latin-1)")
 
 
-def check_contract(path: Path, header: list[str], e: Export) -> list[str]:
-    """Raise if a required column is missing; return the extra (ignored) columns."""
-    if e.format == "jsonl" and not header:
-        return []
-    missing = [c for c in e.required_columns if c not in header]
-    if missing:
+def _prepare(f: _File, e: Export, tmp: Path) -> None:
+    """Give the file a plain name DuckDB reads verbatim (landing names may hold quotes or glob characters)."""
+    f.read_path = tmp / f"f{f.fid}.{e.extension}"
+    if f.encoding != "utf-8":
+        _transcode(f, f.read_path)
+    else:
+        f.read_path.symlink_to(f.path.resolve())
+
+
+def _first_line(f: _File) -> tuple[str, bool]:
+    """The first line of a text file (universal newlines, BOM removed), and whether anything follows it."""
+    opener = gzip.open if f.gzip else open
+    try:
+        with opener(f.read_path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+            line = text.readline()
+            return line.rstrip("\r\n"), bool(text.read(1))
+    except (OSError, EOFError) as exc:
+        raise ContractViolation(f"{f.path}: could not be read ({exc}); nothing of this export was loaded in this run") from exc
+
+
+def _csv_header(f: _File, e: Export) -> None:
+    """Header names and delimiter: the contract's delimiter, or another one if only it yields the required columns."""
+    line, more = _first_line(f)
+    if not line.strip():
+        if more:
+            raise ContractViolation(f"{f.path}, line 1: empty; expected the header row ({', '.join(e.column_names)})")
+        f.empty = True
+        return
+    required = set(e.required_columns)
+    candidates = [e.delimiter] + [d for d in DELIMITERS if d != e.delimiter]
+    parsed = {d: [h.strip() for h in next(csv.reader([line], delimiter=d))] for d in candidates}
+    f.delimiter = next((d for d in candidates if required <= set(parsed[d])), e.delimiter)
+    f.header = parsed[f.delimiter]
+    if f.delimiter != e.delimiter:
+        f.notes.append(f"delimiter {f.delimiter!r} detected from the header (the contract's is {e.delimiter!r})")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def check_contract(path: Path, header: list[str], e: Export, *, what: str = "column") -> list[str]:
+    """Raise on a file-level contract problem; return the extra (ignored) names.
+
+    JSON lines (what="key"): writers leave out null keys, so only the primary key must appear.
+    """
+    known = set(e.column_names)
+    by_norm = {_norm(c): c for c in e.column_names}
+    near = [(h, by_norm[_norm(h)]) for h in header
+            if h not in known and _norm(h) in by_norm and by_norm[_norm(h)] not in header]
+    if near:
+        pairs = ", ".join(f"{h!r} (contract: {c!r})" for h, c in near)
         raise ContractViolation(
-            f"{path}: missing required column(s) {', '.join(missing)} of export '{e.name}' "
-            f"(the file has: {', '.join(header) or 'no columns'}; expected: {', '.join(e.column_names)}). "
+            f"{path}: {what}(s) {pairs} differ from the contract's names only in case, spacing or punctuation; "
+            f"names must match exactly (expected: {', '.join(e.column_names)}). "
+            "Nothing of this export was loaded in this run.")
+    required = e.required_columns if what == "column" else list(e.primary_key)
+    missing = [c for c in required if c not in header]
+    if missing:
+        hints = []
+        for c in missing:
+            close = difflib.get_close_matches(c, [h for h in header if h not in known], n=1, cutoff=0.75)
+            if close:
+                hints.append(f"{close[0]!r} for {c!r}?")
+        hint = f" Did you mean {' '.join(hints)}" if hints else ""
+        if not known & set(header):
+            hint += " (no contract name at all: is the header row missing, or the delimiter not "\
+                    f"{e.delimiter!r}?)"
+        raise ContractViolation(
+            f"{path}: missing required {what}(s) {', '.join(missing)} of export '{e.name}' "
+            f"(the file has: {_listed(header) or 'no ' + what + 's'}; expected: {', '.join(e.column_names)}).{hint} "
             "Nothing of this export was loaded in this run."
         )
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted({h for h in header if header.count(h) > 1 and h in known})
     if dupes:
-        raise ContractViolation(f"{path}: column(s) {', '.join(dupes)} appear more than once in the header")
-    known = set(e.column_names)
+        raise ContractViolation(f"{path}: {what}(s) {', '.join(dupes)} appear more than once in the header; "
+                                "expected each contract column once")
     return [h for h in header if h not in known]
 
 
-# --- loading --------------------------------------------------------------------------
+def read_header(path: Path, e: Export) -> list[str]:
+    """Column names a file declares (CSV header row, Parquet schema); JSON lines: the keys of its first object."""
+    with tempfile.TemporaryDirectory(prefix="kpi-ingest-") as tmp:
+        f = _fingerprint(path, path.name, 0)
+        if e.format != "parquet":
+            _sniff(f)
+        _prepare(f, e, Path(tmp))
+        if e.format == "parquet":
+            return _parquet_columns(f)
+        if e.format == "csv":
+            _csv_header(f, e)
+            return f.header
+        import json
 
-def _cast_select(e: Export, present: set[str]) -> str:
-    """Typed select list over a stage of VARCHAR (or natively typed) columns; absent optional columns are NULL."""
-    return ", ".join(
-        f"TRY_CAST({c.name} AS {c.type}) AS {c.name}" if c.name in present else f"CAST(NULL AS {c.type}) AS {c.name}"
-        for c in e.columns
-    )
+        line, _ = _first_line(f)
+        return list(json.loads(line)) if line.strip() else []
 
 
-def _cast_failure_sql(e: Export, present: set[str]) -> str:
-    """A SQL expression naming the first column whose value does not cast (NULL when the row is fine)."""
-    whens = " ".join(
-        f"WHEN {c.name} IS NOT NULL AND TRY_CAST({c.name} AS {c.type}) IS NULL THEN '{c.name}'"
-        for c in e.columns if c.name in present
-    )
-    return f"CASE {whens} END" if whens else "NULL"
+def _parquet_columns(f: _File) -> list[str]:
+    try:
+        return [r[0] for r in duckdb.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f.read_path)]).fetchall()]
+    except duckdb.Error as exc:
+        raise ContractViolation(f"{f.path}: not a readable Parquet file ({exc}); "
+                                "nothing of this export was loaded in this run") from exc
 
 
-def _stage_csv(con, e: Export, files: list[tuple[Path, str]], headers: dict[Path, list[str]]) -> None:
-    """Read CSV files with the contract types; DuckDB's reader quarantines rows that do not cast."""
-    by_header: dict[tuple[str, ...], list[Path]] = {}
-    for p, _ in files:
-        by_header.setdefault(tuple(headers[p]), []).append(p)
-    types = {c.name: c.type for c in e.columns}
-    for header, paths in by_header.items():
-        # Extra header names come from the file: they never reach SQL text, only positions do.
-        columns = {(h if h in types else f"_extra_{i}"): types.get(h, "VARCHAR") for i, h in enumerate(header)}
-        present = {h for h in header if h in types}
-        sel = ", ".join(c.name if c.name in present else f"CAST(NULL AS {c.type}) AS {c.name}" for c in e.columns)
+# --- conversion: one set of rules for every format -----------------------------------------
+
+_EXPECTED = {
+    "VARCHAR": "text",
+    "BOOLEAN": "true/false (also t/f, yes/no, y/n, 1/0)",
+    "INTEGER": "a whole number",
+    "BIGINT": "a whole number",
+    "DOUBLE": "a finite number with '.' as the decimal point",
+    "DECIMAL(18,4)": "a number with '.' as the decimal point (at most 14 digits before it)",
+    "DATE": "a date YYYY-MM-DD",
+    "TIMESTAMP": "an ISO 8601 timestamp such as 2026-01-31 23:59:00, 2026-01-31T23:59:00Z or "
+                 "2026-01-31T23:59:00+02:00 (converted to UTC), or a date alone (midnight UTC)",
+}
+
+
+def _convert(x: str, type_: str) -> tuple[str, str]:
+    """(typed value, ok) SQL for text column `x` (a contract name): ok is false when a value is present but does not fit."""
+    t = _type(type_)
+    if t == "VARCHAR":
+        return x, "TRUE"
+    if t in ("INTEGER", "BIGINT"):
+        # DuckDB rounds '2.5' to 3: a fractional value is refused, never rounded.
+        value = (f"CASE WHEN NOT (contains({x}, '.') OR contains(lower({x}), 'e')) THEN TRY_CAST({x} AS {t}) "
+                 f"WHEN TRY_CAST({x} AS DECIMAL(38,9)) = trunc(TRY_CAST({x} AS DECIMAL(38,9))) THEN TRY_CAST({x} AS {t}) END")
+    elif t == "DOUBLE":
+        value = f"CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST({x} AS DOUBLE) END"
+    elif t == "DATE":
+        # A date, or a timestamp at midnight: a time of day in a date column is refused, never cut off.
+        value = (f"CASE WHEN TRY_CAST({x} AS TIMESTAMP) IS NULL OR CAST(TRY_CAST({x} AS TIMESTAMP) AS TIME) = TIME '00:00:00' "
+                 f"THEN TRY_CAST({x} AS DATE) END")
+    elif t == "TIMESTAMP":
+        # Through TIMESTAMPTZ (session time zone UTC): an offset or Z converts to UTC instead of being dropped.
+        value = f"CASE WHEN isfinite(TRY_CAST({x} AS TIMESTAMPTZ)) THEN CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+    else:
+        value = f"TRY_CAST({x} AS {t})"
+    return value, f"({x} IS NULL OR ({value}) IS NOT NULL)"
+
+
+def _raw_row(e: Export) -> str:
+    """The row as read (text), as a JSON object: what raw._rejects keeps of a rejected row."""
+    return "CAST(json_object(" + ", ".join(f"'{_ident(c)}', {_ident(c)}" for c in e.column_names) + ") AS VARCHAR)"
+
+
+def _clip(expr: str) -> str:
+    return (f"CASE WHEN length({expr}) > {RAW_LINE_CHARS} THEN left({expr}, {RAW_LINE_CHARS}) || '… ('"
+            f" || length({expr}) || ' characters)' ELSE {expr} END")
+
+
+def _key_text(e: Export, alias: str = "") -> str:
+    """'order_id=O1, line=2' for the primary key of a row, as SQL."""
+    parts = [f"'{_ident(k)}=' || coalesce(CAST({alias}{_ident(k)} AS VARCHAR), 'NULL')" for k in e.primary_key]
+    return " || ', ' || ".join(parts)
+
+
+# --- staging --------------------------------------------------------------------------------
+# Each scan reads text into a temp table, is converted once into _stage (typed rows) and
+# _stage_rejects (quarantined rows, with file, ordinal, line, column, error, the row as read).
+
+def _insert_rows(con, table: str, rows: list[list], ncols: int) -> None:
+    """Insert many rows in one statement (executemany runs one statement per row); values are bound."""
+    if not rows:
+        return
+    columns = [list(c) for c in zip(*rows)]
+    con.execute(f"INSERT INTO {table} SELECT " + ", ".join(f"unnest(${i + 1})" for i in range(ncols)), columns)
+
+
+_REJECT_TYPES = {
+    "MISSING COLUMNS": " (fewer fields than the header: a truncated line?)",
+    "TOO MANY COLUMNS": " (more fields than the header: a value with an unquoted delimiter?)",
+    "UNQUOTED VALUE": " (an unterminated or misplaced quote)",
+    "INVALID ENCODING": " (the line is not valid UTF-8)",
+    "INVALID UNICODE": " (the line is not valid UTF-8)",
+}
+
+
+def _create_stage_tables(con, e: Export) -> None:
+    typed_cols = ", ".join(f"{_ident(c.name)} {_type(c.type)}" for c in e.columns)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _stage (fid INTEGER, _ord BIGINT, _line BIGINT, {typed_cols});
+            CREATE OR REPLACE TEMP TABLE _stage_rejects (fid INTEGER, _ord BIGINT, line BIGINT,
+                column_name VARCHAR, error VARCHAR, raw_line VARCHAR);
+            CREATE OR REPLACE TEMP TABLE _paths (fid INTEGER, read_path VARCHAR, rel VARCHAR, exact_lines BOOLEAN);
+            CREATE OR REPLACE TEMP TABLE _colnames (fid INTEGER, position_name VARCHAR, header_name VARCHAR)""")
+
+
+def _scan(con, sql: str, params: list, header_rows: int) -> str:
+    """Run a read_csv scan (WITH ORDINALITY, filename, store_rejects) into _scan_raw, quarantine the
+    records DuckDB's reader rejects, and return a SELECT of the accepted records with their file
+    (fid), per-file ordinal (_ord) and line (_line, NULL where empty lines make it unknown)."""
+    con.execute("DROP TABLE IF EXISTS _rej_errors; DROP TABLE IF EXISTS _rej_scans")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scan_raw AS {sql.replace('{parallel}', '')}", params)
+    except duckdb.Error as exc:
+        if "null_padding" not in str(exc) or "parallel" not in str(exc):
+            raise
+        # DuckDB's parallel reader cannot pad rows of a file with quoted line breaks: read it in one thread.
         con.execute("DROP TABLE IF EXISTS _rej_errors; DROP TABLE IF EXISTS _rej_scans")
-        struct = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scan_raw AS {sql.replace('{parallel}', ', parallel = false')}", params)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _scan_files AS
+           SELECT p.fid, p.exact_lines, r.filename, min(r.ordinality) - 1 AS before, max(r.ordinality) - min(r.ordinality) + 1 AS span,
+                  count(*) AS n
+           FROM _scan_raw r JOIN _paths p ON p.read_path = r.filename GROUP BY ALL""")
+    if con.execute("SELECT count(*) FROM _scan_files WHERE span != n").fetchone()[0]:
+        raise RuntimeError("DuckDB interleaved the rows of several files in one scan: please report it")
+    try:
         con.execute(
-            f"""INSERT INTO _stage SELECT {sel}, filename FROM read_csv(?, header = true, columns = {struct},
-                auto_detect = false, delim = ?, quote = '"', escape = '"', filename = true,
-                store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans')""",
-            [[str(p) for p in paths], e.delimiter],
+            f"""INSERT INTO _stage_rejects
+                SELECT p.fid, NULL, e.line,
+                       arg_min(CASE WHEN e.column_name != 'j' THEN coalesce(c.header_name, e.column_name) END,
+                               coalesce(e.column_idx, 0)),
+                       arg_min(e.error_message || CASE e.error_type {' '.join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in _REJECT_TYPES.items())} ELSE '' END,
+                               coalesce(e.column_idx, 0)),
+                       {_clip('arg_min(e.csv_line, coalesce(e.column_idx, 0))')}
+                FROM _rej_errors e JOIN _rej_scans s USING (scan_id, file_id)
+                JOIN _paths p ON p.read_path = s.file_path
+                LEFT JOIN _colnames c ON c.fid = p.fid AND c.position_name = e.column_name
+                GROUP BY p.fid, e.line"""
         )
-        con.execute(
-            """INSERT INTO _stage_rejects
-               SELECT s.file_path, r.line, r.column_name, r.error_message, r.csv_line
-               FROM _rej_errors r JOIN _rej_scans s USING (scan_id, file_id)"""
-        )
+    except duckdb.CatalogException:
+        pass  # no rejects table: nothing was rejected
+    # Line of an accepted record = its ordinal + header + the rejected records before it.
+    header_rows = int(header_rows)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _rl AS
+            SELECT fid, acc_before, max(j) AS j FROM (
+                SELECT fid, line - row_number() OVER (PARTITION BY fid ORDER BY line) - {header_rows} AS acc_before,
+                       row_number() OVER (PARTITION BY fid ORDER BY line) AS j
+                FROM (SELECT DISTINCT fid, line FROM _stage_rejects WHERE _ord IS NULL AND line IS NOT NULL)
+                WHERE fid IN (SELECT fid FROM _scan_files))
+            GROUP BY ALL""")
+    scan = """SELECT f.fid, f.exact_lines, r.ordinality - f.before AS _ord, r.*
+              FROM _scan_raw r JOIN _scan_files f USING (filename)"""
+    if not con.execute("SELECT count(*) FROM _rl").fetchone()[0]:
+        return f"SELECT s.*, CASE WHEN s.exact_lines THEN s._ord + {header_rows} END AS _line FROM ({scan}) s"
+    return f"""SELECT s.*, CASE WHEN s.exact_lines THEN s._ord + {header_rows} + coalesce(rl.j, 0) END AS _line
+               FROM ({scan}) s ASOF LEFT JOIN _rl rl ON s.fid = rl.fid AND s._ord > rl.acc_before"""
 
 
-def _stage_typed(con, e: Export, files: list[tuple[Path, str]], headers: dict[Path, list[str]]) -> None:
-    """JSON lines and Parquet: read, TRY_CAST to the contract, quarantine rows that do not cast."""
-    for p, _ in files:
-        present = {h for h in headers[p] if h in {c.name for c in e.columns}}
-        if not present:
-            continue  # an empty JSON-lines file
-        if e.format == "jsonl":
-            cols = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in e.column_names if c in present) + "}"
-            src = f"read_json(?, format = 'newline_delimited', columns = {cols}, filename = true) WITH ORDINALITY AS t"
-            line = "t.ordinality"
-        else:
-            src = "read_parquet(?, filename = true, file_row_number = true)"
-            line = "file_row_number + 1"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed_src AS SELECT *, {line} AS _line, {_cast_failure_sql(e, present)} AS _bad FROM {src}", [str(p)])
-        raw_row = "json_object(" + ", ".join(f"'{c}', {c}" for c in e.column_names if c in present) + ")::VARCHAR"
+def _stage_csv(con, e: Export, files: list[_File]) -> None:
+    groups: dict[tuple, list[_File]] = {}
+    for f in files:
+        if not f.empty:
+            groups.setdefault((tuple(f.header), f.delimiter, f.compression), []).append(f)
+    for (header, delimiter, compression), members in groups.items():
+        # Columns are named by position: header names come from the file and never reach SQL text.
+        # One more column than the header, padded with NULL, and empty fields read as '' (nullstr
+        # matches nothing): DuckDB silently drops one extra *empty* trailing field, which would
+        # shift a row with an unquoted delimiter; this way a missing field is NULL and an extra
+        # one is not, and both are quarantined.
+        n = len(header)
+        struct = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n + 1)) + "}"
+        pos = {h: i for i, h in enumerate(header) if h in set(e.column_names)}
+        _insert_rows(con, "_colnames", [[f.fid, f"c{i}", h] for f in members for i, h in enumerate(header)], 3)
+        lined = _scan(con,
+                      f"""SELECT * FROM read_csv(?, header = true, columns = {struct}, auto_detect = false, delim = ?,
+                          quote = '"', escape = '"', compression = ?, max_line_size = {MAX_LINE_BYTES}, filename = true,
+                          null_padding = true, nullstr = '\\x01'{{parallel}}, store_rejects = true,
+                          rejects_table = '_rej_errors', rejects_scan = '_rej_scans') WITH ORDINALITY""",
+                      [[str(f.read_path) for f in members], delimiter, compression], header_rows=1)
+        fields = "[" + ", ".join(f"c{i}" for i in range(n)) + "]"
         con.execute(
-            f"""INSERT INTO _stage_rejects SELECT filename, _line, _bad,
-                'Could not convert value of column ' || _bad || ' to the contract type', {raw_row}
-                FROM _typed_src WHERE _bad IS NOT NULL"""
-        )
-        con.execute(f"INSERT INTO _stage SELECT {_cast_select(e, present)}, filename FROM _typed_src WHERE _bad IS NULL")
+            f"""INSERT INTO _stage_rejects
+                SELECT l.fid, l._ord, l._line, c.header_name,
+                       CASE WHEN c{n} IS NOT NULL
+                            THEN {_lit(f"more fields than the header's {n}: a value with an unquoted delimiter?")}
+                            ELSE 'only ' || (list_position({fields}, NULL) - 1) || {_lit(f" of the header's {n} fields: a truncated line or an unterminated quote?")}
+                       END, {_clip("concat_ws(" + _lit(delimiter) + ", " + ", ".join(f"c{i}" for i in range(n + 1)) + ")")}
+                FROM ({lined}) l LEFT JOIN _colnames c
+                  ON c.fid = l.fid AND c.position_name = 'c' || (coalesce(list_position({fields}, NULL), {n + 1}) - 1)
+                WHERE c{n - 1} IS NULL OR c{n} IS NOT NULL""")
+        sel = ", ".join(f"nullif(c{pos[c]}, '') AS {_ident(c)}" if c in pos else f"NULL AS {_ident(c)}" for c in e.column_names)
+        _convert_into_stage(con, e, f"SELECT fid, _ord, _line, {sel} FROM ({lined}) WHERE c{n - 1} IS NOT NULL AND c{n} IS NULL")
 
+
+def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None:
+    """Read JSON lines as text lines (exact line numbers, bad lines quarantined), then parse each in SQL."""
+    by_compression: dict[str, list[_File]] = {}
+    for f in files:
+        if not f.empty:
+            by_compression.setdefault(f.compression, []).append(f)
+    by_fid = {f.fid: f for f in files}
+    shape = '{' + ", ".join(f'"{_ident(c)}": "VARCHAR"' for c in e.column_names) + '}'
+    for compression, members in by_compression.items():
+        lined = _scan(con,
+                      f"""SELECT * FROM read_csv(?, header = false, columns = {{'j': 'VARCHAR'}}, auto_detect = false,
+                          delim = ?, quote = '', escape = '', compression = ?, max_line_size = {MAX_LINE_BYTES},
+                          filename = true, store_rejects = true, rejects_table = '_rej_errors',
+                          rejects_scan = '_rej_scans') WITH ORDINALITY""",
+                      [[str(f.read_path) for f in members], JSONL_SPLIT, compression], header_rows=0)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _jl AS
+                SELECT fid, _ord, _line, j, json_valid(j) AND starts_with(ltrim(j), '{{') AS ok FROM ({lined})
+                WHERE trim(coalesce(j, '')) != ''""")
+        con.execute(
+            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, NULL,
+                {_lit('not a JSON object (expected one object per line: {"column": value, ...})')}, {_clip('j')}
+                FROM _jl WHERE NOT ok""")
+        # The keys each file uses, checked against the contract like a CSV header.
+        keys = con.execute(
+            "SELECT fid, list(DISTINCT k ORDER BY k) FROM (SELECT fid, unnest(json_keys(j)) AS k FROM _jl WHERE ok) GROUP BY fid"
+        ).fetchall()
+        for fid, names in keys:
+            f = by_fid[fid]
+            f.header = names
+            extra = check_contract(f.path, names, e, what="key")
+            if extra:
+                result.extra_columns[f.rel] = _capped(extra)
+        _convert_into_stage(
+            con, e, f"""SELECT fid, _ord, _line, {', '.join('v.' + _ident(c) for c in e.column_names)}
+                        FROM (SELECT fid, _ord, _line, json_transform(j, '{shape}') AS v FROM _jl WHERE ok)""")
+        con.execute("DROP TABLE _jl")
+
+
+def _stage_parquet(con, e: Export, files: list[_File]) -> None:
+    for f in files:
+        if f.empty:
+            continue
+        present = set(f.header)
+        sel = ", ".join(f"CAST({_ident(c)} AS VARCHAR) AS {_ident(c)}" if c in present else f"NULL AS {_ident(c)}"
+                        for c in e.column_names)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _pq AS SELECT * FROM read_parquet(?, file_row_number = true)",
+                        [str(f.read_path)])
+        except duckdb.Error as exc:
+            raise ContractViolation(f"{f.path}: could not be read as Parquet ({exc}); "
+                                    "nothing of this export was loaded in this run") from exc
+        _convert_into_stage(con, e, f"SELECT {int(f.fid)} AS fid, file_row_number + 1 AS _ord, file_row_number + 1 AS _line, {sel} FROM _pq")
+        con.execute("DROP TABLE _pq")
+
+
+def _convert_into_stage(con, e: Export, source_sql: str) -> None:
+    """Convert text rows (fid, _ord, _line, contract columns) once: typed rows into _stage, rows with a
+    value that does not fit its column into _stage_rejects."""
+    checks = {c.name: _convert(_ident(c.name), c.type) for c in e.columns}
+    checked = [c for c in e.columns if checks[c.name][1] != "TRUE"]
+    typed = ", ".join(f"{checks[c.name][0]} AS v{i}" for i, c in enumerate(e.columns))
+    bad = ("CASE " + " ".join(f"WHEN {_ident(c.name)} IS NOT NULL AND v{e.columns.index(c)} IS NULL THEN '{_ident(c.name)}'"
+                              for c in checked) + " END") if checked else "CAST(NULL AS VARCHAR)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, {bad} AS _bad FROM (SELECT *, {typed} FROM ({source_sql}))")
+    con.execute(
+        f"INSERT INTO _stage SELECT fid, _ord, _line, {', '.join(f'v{i}' for i in range(len(e.columns)))} FROM _checked WHERE _bad IS NULL")
+    if checked:
+        whens = []
+        for c in checked:
+            name = _ident(c.name)
+            after = '" is not ' + _type(c.type) + "; expected " + _EXPECTED[c.type]
+            whens.append(f"WHEN '{name}' THEN {_lit('column ' + name + ': ' + chr(34))} || left({name}, 200) || {_lit(after)}")
+        con.execute(
+            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, _bad, CASE _bad {' '.join(whens)} END,
+                {_clip(_raw_row(e))} FROM _checked WHERE _bad IS NOT NULL""")
+    con.execute("DROP TABLE _checked")
+
+
+def _capped(names: list[str]) -> list[str]:
+    return names[:MAX_LISTED] + ([f"(+{len(names) - MAX_LISTED} more)"] if len(names) > MAX_LISTED else [])
+
+
+def _drop_rejected_rows(con) -> None:
+    con.execute("DELETE FROM _stage WHERE EXISTS (SELECT 1 FROM _stage_rejects r WHERE r.fid = _stage.fid AND r._ord = _stage._ord)")
+
+
+def _typed_raw_row(e: Export, alias: str = "") -> str:
+    return _clip("CAST(json_object(" + ", ".join(f"'{_ident(c)}', {alias}{_ident(c)}" for c in e.column_names) + ") AS VARCHAR)")
+
+
+def _quarantine_keys(con, e: Export) -> None:
+    """Empty keys, keys twice in a file, and (non-change exports) keys another file already holds."""
+    pk = [_ident(k) for k in e.primary_key]
+    first_null = "CASE " + " ".join(f"WHEN {k} IS NULL THEN '{k}'" for k in pk) + " END"
+    con.execute(
+        f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, {first_null}, 'primary key is NULL', {_typed_raw_row(e)}
+            FROM _stage WHERE {' OR '.join(f'{k} IS NULL' for k in pk)}""")
+    _drop_rejected_rows(con)
+
+    # Within a file: identical copies of a row load once; different rows under one key load none.
+    ident = pk + ([_ident(e.change_timestamp)] if e.change_timestamp else [])
+    what = "primary key" + (f" and {e.change_timestamp}" if e.change_timestamp else "")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _dupkeys AS
+            SELECT fid, {', '.join(ident)} FROM _stage GROUP BY fid, {', '.join(ident)} HAVING count(*) > 1""")
+    if con.execute("SELECT count(*) FROM _dupkeys").fetchone()[0]:
+        _quarantine_duplicates(con, e, ident, what)
+    con.execute("DROP TABLE _dupkeys")
+    if e.change_timestamp:
+        return  # change exports deliver a key again in later files on purpose (staging keeps the newest)
+    _quarantine_keys_of_other_files(con, e, pk)
+
+
+def _quarantine_duplicates(con, e: Export, ident: list[str], what: str) -> None:
+    """Rows of a key (and change timestamp) that appears more than once in one file (keys in _dupkeys)."""
+    pk = [_ident(k) for k in e.primary_key]
+    on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM k.{c}" for c in ident)
+    row = ", ".join("s." + _ident(c) for c in e.column_names)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _dupinfo AS
+            SELECT s.fid, {', '.join('s.' + c for c in ident)}, count(*) AS n, count(DISTINCT row({row})) AS variants,
+                   min(s._ord) AS first_ord, arg_min(s._line, s._ord) AS first_line,
+                   array_to_string(list_slice(list(coalesce(CAST(s._line AS VARCHAR), '?') ORDER BY s._ord), 1, 10), ', ')
+                   || CASE WHEN count(*) > 10 THEN ', ...' ELSE '' END AS lines
+            FROM _stage s JOIN _dupkeys k ON s.fid = k.fid AND {on} GROUP BY ALL""")
+    con.execute(
+        f"""INSERT INTO _stage_rejects
+            SELECT s.fid, s._ord, s._line, '{'/'.join(pk)}',
+                   CASE WHEN k.variants = 1
+                        THEN 'duplicate row: the same values as line ' || coalesce(CAST(k.first_line AS VARCHAR), '?')
+                             || ' of this file, which was loaded once'
+                        ELSE '{what} ' || {_key_text(e, 's.')} || ' appears ' || k.n || ' times in this file (lines '
+                             || k.lines || ') with different values: none of them was loaded; expected one row per {what}'
+                   END, {_typed_raw_row(e, 's.')}
+            FROM _stage s JOIN _dupinfo k ON s.fid = k.fid AND {on}
+            WHERE k.variants > 1 OR s._ord > k.first_ord""")
+    _drop_rejected_rows(con)
+    con.execute("DROP TABLE _dupinfo")
+
+
+def _quarantine_keys_of_other_files(con, e: Export, pk: list[str]) -> None:
+    """A non-change export carries each key once: the file that loaded it first keeps it."""
+    on_pk = " AND ".join(f"s.{k} = o.{k}" for k in pk)
+    con.execute(
+        f"""INSERT INTO _stage_rejects
+            SELECT s.fid, s._ord, s._line, '{'/'.join(pk)}',
+                   'primary key ' || {_key_text(e, 's.')} || ' was already loaded from ' || o.src
+                   || ': not loaded again (re-deliver that file to correct the row)', {_typed_raw_row(e, 's.')}
+            FROM _stage s JOIN (
+                SELECT {', '.join(pk)}, min(_source_file) AS src FROM {_table(e)}
+                WHERE _source_file NOT IN (SELECT rel FROM _paths) GROUP BY ALL) o ON {on_pk}""")
+    _drop_rejected_rows(con)
+    # Within this run (no key is twice in one file by now): the first file in name order keeps it.
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _stage GROUP BY {', '.join(pk)} HAVING count(*) > 1)").fetchone()[0]:
+        return
+    con.execute(
+        f"""INSERT INTO _stage_rejects
+            SELECT s.fid, s._ord, s._line, '{'/'.join(pk)}',
+                   'primary key ' || {_key_text(e, 's.')} || ' is also in ' || p.rel
+                   || ', loaded in this run: not loaded twice', {_typed_raw_row(e, 's.')}
+            FROM (SELECT *, min(fid) OVER (PARTITION BY {', '.join(pk)}) AS first_fid FROM _stage) s
+            JOIN _paths p ON p.fid = s.first_fid
+            WHERE s.fid != s.first_fid""")
+    _drop_rejected_rows(con)
+
+
+def _pause_for_crash_tests(e: Export) -> None:
+    spec = os.environ.get(PAUSE_ENV, "")
+    name, _, marker = spec.partition(":")
+    if name == e.name and marker:
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(600)
+
+
+# --- loading --------------------------------------------------------------------------------
 
 def load_export(
     con: duckdb.DuckDBPyConnection,
@@ -234,114 +759,170 @@ def load_export(
 ) -> LoadResult:
     """Load new or changed files of one export into raw.<export> in a single transaction."""
     ensure_raw_tables(con, (e,))
+    con.execute("SET TimeZone = 'UTC'")  # offset-less timestamps are UTC; offsets convert to UTC
     landing_dir = Path(landing_dir).resolve()
     result = LoadResult(export=e.name)
     files = discover_files(landing_dir, e)
     result.files_seen = len(files)
-    loaded = dict(con.execute(f"SELECT source_file, file_checksum FROM {LOAD_LOG} WHERE export = ?", [e.name]).fetchall())
+    logged = con.execute(
+        f"SELECT source_file, file_checksum, rows_loaded + rows_rejected FROM {LOAD_LOG} WHERE export = ?", [e.name]).fetchall()
+    loaded = {rel: checksum for rel, checksum, _ in logged}
+    rows_of = {rel: n for rel, _, n in logged}
+    with_rows = {checksum: rel for rel, checksum, n in sorted(logged) if n}
 
-    todo: list[tuple[Path, str]] = []
+    todo: list[_File] = []
     for p in files:
         rel = p.relative_to(landing_dir).as_posix()
-        checksum = file_checksum(p)
-        if loaded.get(rel) == checksum:
+        f = _fingerprint(p, rel, len(todo) + 1)
+        if loaded.get(rel) == f.checksum:
             result.files_unchanged += 1
-        else:
-            todo.append((p, checksum))
+            continue
+        todo.append(f)
     if not todo:
-        result.rows_in_table = con.execute(f"SELECT count(*) FROM raw.{e.name}").fetchone()[0]
+        result.rows_in_table = con.execute(f"SELECT count(*) FROM {_table(e)}").fetchone()[0]
         return result
-
-    # Check every file against the contract before writing anything.
-    headers = {p: read_header(p, e) for p, _ in todo}
-    for p, _ in todo:
-        extra = check_contract(p, headers[p], e)
-        if extra:
-            result.extra_columns[p.relative_to(landing_dir).as_posix()] = extra
+    # A byte-identical copy of a file that stays loaded, or of an earlier file of this run, loads nothing.
+    changing = {f.rel for f in todo}
+    first_with_checksum: dict[str, _File] = {}
+    for f in todo:
+        original = with_rows.get(f.checksum)
+        if original and original != f.rel and original not in changing:
+            f.copy_of = original
+        elif f.checksum in first_with_checksum:
+            f.copy_of = first_with_checksum[f.checksum].rel
+        first_with_checksum.setdefault(f.checksum, f)
 
     log(f"{e.name}: loading {len(todo)} new or changed file(s) of {len(files)}")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rel_of = {str(p): p.relative_to(landing_dir).as_posix() for p, _ in todo}
-    checksum_of = {p.relative_to(landing_dir).as_posix(): c for p, c in todo}
-    pk_null = " OR ".join(f"{k} IS NULL" for k in e.primary_key)
-
+    tmp = Path(tempfile.mkdtemp(prefix="kpi-ingest-"))
     in_transaction = False
     try:
-        # Stage into connection-private temp tables first, outside the transaction: DuckDB 2.0
-        # loses the values of a multi-row-group CSV insert with store_rejects inside an
-        # explicit transaction (tests/integration/test_ingest.py guards this).
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _stage AS SELECT "
-            + ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in e.columns)
-            + ", CAST(NULL AS VARCHAR) AS _source_path LIMIT 0"
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _stage_rejects (source_path VARCHAR, line BIGINT, "
-            "column_name VARCHAR, error VARCHAR, raw_line VARCHAR)"
-        )
-        (_stage_csv if e.format == "csv" else _stage_typed)(con, e, todo, headers)
-        staged, attributed = con.execute("SELECT count(*), count(_source_path) FROM _stage").fetchone()
+        # 1. Prepare and check every file against the contract before reading any rows.
+        for f in todo:
+            if f.copy_of:
+                continue
+            if e.format != "parquet" and not f.empty:
+                _sniff(f)
+            _prepare(f, e, tmp)
+            if f.empty:
+                pass
+            elif e.format == "csv":
+                _csv_header(f, e)
+            elif e.format == "parquet":
+                f.header = _parquet_columns(f)
+            if e.format != "jsonl" and not f.empty:
+                extra = check_contract(f.path, f.header, e)
+                if extra:
+                    result.extra_columns[f.rel] = _capped(extra)
+        readable = [f for f in todo if not f.copy_of]
+        # A re-delivery replaces what the file loaded before. Without even a header row it is far more
+        # likely a broken transfer than a retraction: keep the rows (a header-only file retracts them).
+        for f in readable:
+            if f.empty and not f.header and rows_of.get(f.rel):
+                raise ContractViolation(
+                    f"{f.path}: delivered again empty, but it loaded {rows_of[f.rel]} row(s) before; keeping them "
+                    "(an interrupted transfer?). To retract them, deliver the file with its header row only. "
+                    f"Nothing of export '{e.name}' was loaded in this run.")
 
+        # 2. Stage into connection-private temp tables, outside the transaction: DuckDB 2.0 loses
+        # the values of a multi-row-group CSV insert with store_rejects inside an explicit
+        # transaction (tests/integration/test_ingest.py guards this).
+        _create_stage_tables(con, e)
+        _insert_rows(con, "_paths", [[f.fid, str(f.read_path) if f.read_path else None, f.rel,
+                                      not (f.blank_lines and e.format == "csv")] for f in todo], 4)
+        try:
+            if e.format == "csv":
+                _stage_csv(con, e, readable)
+            elif e.format == "jsonl":
+                _stage_jsonl(con, e, readable, result)
+            else:
+                _stage_parquet(con, e, readable)
+        except duckdb.IOException as exc:
+            raise ContractViolation(f"export '{e.name}': a file could not be read ({exc}); "
+                                    "nothing of this export was loaded in this run") from exc
+        # Every record read is now in _stage or _stage_rejects, once: from here on none may get lost.
+        records = dict(con.execute(
+            "SELECT fid, count(*) FROM (SELECT fid FROM _stage UNION ALL SELECT fid FROM _stage_rejects) GROUP BY fid"
+        ).fetchall())
+        _quarantine_keys(con, e)
+        for f in readable:
+            if _stat(f.path) != f.stat:
+                raise ContractViolation(
+                    f"{f.path}: changed while it was being read (is it still being written?); nothing of export "
+                    f"'{e.name}' was loaded in this run: it loads on the next run")
+
+        # 3. One transaction: replace what these files loaded before, insert, quarantine, log.
         con.execute("BEGIN TRANSACTION")
         in_transaction = True
-        con.execute("CREATE OR REPLACE TEMP TABLE _files (source_path VARCHAR, source_file VARCHAR, file_checksum VARCHAR)")
-        con.executemany("INSERT INTO _files VALUES (?, ?, ?)", [[k, v, checksum_of[v]] for k, v in rel_of.items()])
-        # Rows without a primary key cannot be deduplicated or joined: quarantine them too.
-        con.execute(
-            f"""INSERT INTO _stage_rejects SELECT _source_path, NULL, '{'/'.join(e.primary_key)}',
-                'primary key is NULL', NULL FROM _stage WHERE {pk_null}"""
-        )
-        pk_null_rows = con.execute(f"SELECT count(*) FROM _stage WHERE {pk_null}").fetchone()[0]
-        con.execute(f"DELETE FROM _stage WHERE {pk_null}")
-
-        # Replace what these files loaded before (a re-delivery), then insert.
-        con.execute(f"DELETE FROM raw.{e.name} WHERE _source_file IN (SELECT source_file FROM _files)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _files (fid INTEGER, source_file VARCHAR, file_checksum VARCHAR)")
+        _insert_rows(con, "_files", [[f.fid, f.rel, f.checksum] for f in todo], 3)
+        con.execute(f"DELETE FROM {_table(e)} WHERE _source_file IN (SELECT source_file FROM _files)")
         con.execute(f"DELETE FROM {REJECTS} WHERE export = ? AND source_file IN (SELECT source_file FROM _files)", [e.name])
-        cols = ", ".join(e.column_names)
+        cols = ", ".join(_ident(c) for c in e.column_names)
         con.execute(
-            f"""INSERT INTO raw.{e.name} ({cols}, _source_file, _file_checksum, _loaded_at)
-                SELECT {', '.join('s.' + c for c in e.column_names)}, f.source_file, f.file_checksum, ?
-                FROM _stage s JOIN _files f ON s._source_path = f.source_path""",
+            f"""INSERT INTO {_table(e)} ({cols}, _source_file, _file_checksum, _loaded_at)
+                SELECT {', '.join('s.' + _ident(c) for c in e.column_names)}, f.source_file, f.file_checksum, ?
+                FROM _stage s JOIN _files f USING (fid)""",
             [now],
         )
         con.execute(
             f"""INSERT INTO {REJECTS} SELECT ?, f.source_file, f.file_checksum, r.line, r.column_name, r.error, r.raw_line, ?
-                FROM _stage_rejects r JOIN _files f ON r.source_path = f.source_path""",
+                FROM _stage_rejects r JOIN _files f USING (fid) ORDER BY r.fid, r.line""",
             [e.name, now],
         )
-        per_file = dict(con.execute("SELECT _source_path, count(*) FROM _stage GROUP BY 1").fetchall())
-        rejected = dict(con.execute("SELECT source_path, count(*) FROM _stage_rejects GROUP BY 1").fetchall())
+        per_file = dict(con.execute("SELECT fid, count(*) FROM _stage GROUP BY 1").fetchall())
+        rejected = dict(con.execute("SELECT fid, count(*) FROM _stage_rejects GROUP BY 1").fetchall())
         con.execute(f"DELETE FROM {LOAD_LOG} WHERE export = ? AND source_file IN (SELECT source_file FROM _files)", [e.name])
-        con.executemany(
-            f"INSERT INTO {LOAD_LOG} VALUES (?, ?, ?, ?, ?, ?)",
-            [[e.name, rel, checksum_of[rel], per_file.get(path, 0), rejected.get(path, 0), now] for path, rel in rel_of.items()],
-        )
+        log_rows = []
+        for f in todo:
+            notes = list(f.notes)
+            if f.copy_of and records.get(first_with_checksum[f.checksum].fid, 1):
+                notes.append(f"byte-identical to {f.copy_of}, which is loaded: not loaded twice")
+            elif f.empty:
+                notes.append("empty file: no rows")
+            log_rows.append([e.name, f.rel, f.checksum, per_file.get(f.fid, 0), rejected.get(f.fid, 0), now,
+                             "; ".join(notes) or None])
+            if notes:
+                result.warnings.append(f"{f.rel}: {'; '.join(notes)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _log (export VARCHAR, source_file VARCHAR, file_checksum VARCHAR, "
+                    "rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP, note VARCHAR)")
+        _insert_rows(con, "_log", log_rows, 7)
+        con.execute(f"INSERT INTO {LOAD_LOG} (export, source_file, file_checksum, rows_loaded, rows_rejected, loaded_at, note) "
+                    "SELECT * FROM _log")
         result.rows_loaded = sum(per_file.values())
         result.rows_rejected = sum(rejected.values())
-        # Every staged row must end up loaded or quarantined under its file: never lose rows silently.
-        inserted = con.execute(f"SELECT count(*) FROM raw.{e.name} WHERE _loaded_at = ?", [now]).fetchone()[0]
-        if not (staged == attributed == inserted + pk_null_rows) or inserted != result.rows_loaded:
-            raise RuntimeError(
-                f"{e.name}: read {staged} rows ({attributed} traceable to their file) but loaded {inserted} and "
-                f"quarantined {pk_null_rows}; nothing was loaded (an internal error: please report it)"
-            )
-        result.files_loaded = sorted(rel_of.values())
+        # Every record read must end up loaded or quarantined under its file: never lose rows silently.
+        inserted = dict(con.execute(
+            f"SELECT f.fid, count(*) FROM {_table(e)} t JOIN _files f ON t._source_file = f.source_file "
+            "WHERE t._loaded_at = ? GROUP BY 1", [now]).fetchall())
+        for f in readable:
+            got = inserted.get(f.fid, 0) + rejected.get(f.fid, 0)
+            if got != records.get(f.fid, 0) or inserted.get(f.fid, 0) != per_file.get(f.fid, 0):
+                raise RuntimeError(
+                    f"{f.path}: read {records.get(f.fid, 0)} records but loaded {inserted.get(f.fid, 0)} and "
+                    f"quarantined {rejected.get(f.fid, 0)}; nothing was loaded (an internal error: please report it)")
+        result.files_loaded = sorted(f.rel for f in todo)
         result.reject_sample = [
             dict(zip(("file", "line", "column", "error"), r))
             for r in con.execute(
-                f"SELECT source_file, line, column_name, error FROM {REJECTS} WHERE export = ? AND rejected_at = ? ORDER BY source_file, line LIMIT 5",
+                f"""SELECT source_file, line, column_name, error FROM {REJECTS} WHERE export = ? AND rejected_at = ?
+                    ORDER BY source_file, line LIMIT 5""",
                 [e.name, now],
             ).fetchall()
         ]
+        _pause_for_crash_tests(e)
         con.execute("COMMIT")
+        in_transaction = False
     except BaseException:
         if in_transaction:
             con.execute("ROLLBACK")
         raise
     finally:
-        for t in ("_stage", "_stage_rejects", "_files", "_typed_src", "_rej_errors", "_rej_scans"):
+        for t in ("_stage", "_stage_rejects", "_files", "_paths", "_colnames", "_scan_raw", "_scan_files", "_rl",
+                  "_rej_errors", "_rej_scans", "_jl", "_pq", "_checked", "_dupkeys", "_dupinfo", "_log"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
-    result.rows_in_table = con.execute(f"SELECT count(*) FROM raw.{e.name}").fetchone()[0]
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.rows_in_table = con.execute(f"SELECT count(*) FROM {_table(e)}").fetchone()[0]
     return result
 
 
@@ -399,6 +980,8 @@ def build_raw_asset(e: Export) -> dg.AssetsDefinition:
 
         with connect(settings.warehouse_path) as con:
             result = load_export(con, e, settings.landing_dir, log=context.log.info)
+        for warning in result.warnings:
+            context.log.info(f"{e.name}: {warning}")
         if result.rows_rejected:
             context.log.warning(
                 f"{e.name}: {result.rows_rejected} row(s) quarantined in {REJECTS}; first: {result.reject_sample[:1]}"
@@ -413,6 +996,7 @@ def build_raw_asset(e: Export) -> dg.AssetsDefinition:
                 "dagster/row_count": result.rows_in_table,
                 "reject_sample": dg.MetadataValue.json(result.reject_sample),
                 "extra_columns_ignored": dg.MetadataValue.json(result.extra_columns),
+                "load_notes": dg.MetadataValue.json(result.warnings[:50]),
             }
         )
 

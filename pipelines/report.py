@@ -1,56 +1,131 @@
-"""The console KPI summary: every KPI of every daily mart over the last days of data.
+"""The console KPI report: per domain, every KPI of the last complete week (Monday to Sunday)
+with its value, target and status.
 
-Marts store each KPI as `<kpi_id>_numerator`, `<kpi_id>_denominator` and `<kpi_id>`;
-a period value is sum(numerator) / sum(denominator), never an average of daily ratios.
+Read from the long table `marts.fct_kpi_daily` (segment_type = 'all') and `marts.dim_kpi`.
+A period value re-sums the daily components, sum(numerator) / sum(denominator) (amounts and
+counts: sum(numerator)), never an average of daily values. Targets of amounts and counts are
+daily whole-business figures: a week is compared with 7 × the target. Month-grain KPIs (the
+12-month CLV, by cohort month) show the newest cohort month that has a value; the SOP compliance
+rate (dated by the gate run, after the data) the newest run's day when the week has none.
 """
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
+from .kpis import kpi_status
 from .warehouse import connect
 
+STATUS_LABEL = {"on_target": "on target", "at_risk": "AT RISK", "off_target": "OFF TARGET", None: "-"}
+UNIT_SUFFIX = {"minutes": " min", "hours": " h", "seconds": " s", "days": " days", "count": "", "score": ""}
 
-def kpi_period_values(con, table: str, days: int) -> tuple[str, str, list[tuple[str, float | None]]]:
-    cols = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",
-        [table]).fetchall()]
-    kpis = [c.removesuffix("_numerator") for c in cols if c.endswith("_numerator")]
-    if not kpis:
-        return "", "", []
-    last = con.execute(f"SELECT max(kpi_date) FROM marts.{table}").fetchone()[0]
+
+@dataclass(frozen=True)
+class KpiLine:
+    domain: str
+    kpi_id: str
+    kpi_name: str
+    unit: str
+    value: float | None
+    target: float | None
+    status: str | None
+    note: str = ""
+
+
+def last_complete_week(last_day: dt.date, days: int = 7) -> tuple[dt.date, dt.date]:
+    """The `days` days ending on the last Sunday on or before `last_day` (days=7: Monday to Sunday)."""
+    end = last_day - dt.timedelta(days=(last_day.weekday() + 1) % 7)
+    return end - dt.timedelta(days=days - 1), end
+
+
+def _has(con, table: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = ?", [table]
+    ).fetchone()[0] > 0
+
+
+def kpi_week(con, days: int = 7) -> tuple[dt.date, dt.date, list[KpiLine]] | None:
+    """Every KPI over the last complete week (or `days` days ending on the last Sunday) of the warehouse."""
+    if not (_has(con, "fct_kpi_daily") and _has(con, "dim_kpi")):
+        return None
+    # The end of the business data. SOP compliance is dated by when the gates ran (the wall
+    # clock, after the data's last day): it must not move the week past the data.
+    last = con.execute(
+        "SELECT max(kpi_date) FROM marts.fct_kpi_daily WHERE segment_type = 'all' AND domain <> 'sop'").fetchone()[0]
     if last is None:
-        return "", "", []
-    # Identifiers come from the warehouse catalog of our own marts, not from user input.
-    exprs = ", ".join(
-        f"sum({k}_numerator) / nullif(sum({k}_denominator), 0)" if not _is_count(con, table, k) else f"sum({k}_numerator)"
-        for k in kpis
-    )
-    row = con.execute(
-        f"SELECT min(kpi_date), max(kpi_date), {exprs} FROM marts.{table} WHERE kpi_date > ?::DATE - ?::INTEGER",
-        [last, days],
-    ).fetchone()
-    return str(row[0]), str(row[1]), list(zip(kpis, row[2:]))
+        return None
+    start, end = last_complete_week(last, days)
+    rows = con.execute(
+        """
+        SELECT k.domain, k.kpi_id, k.kpi_name, k.unit, k.rollup, k.grain, k.direction, k.target, k.warning_band,
+               sum(f.numerator), sum(f.denominator), count(f.kpi_id)
+        FROM marts.dim_kpi AS k
+        LEFT JOIN marts.fct_kpi_daily AS f
+            ON f.kpi_id = k.kpi_id AND f.segment_type = 'all' AND f.kpi_date BETWEEN ? AND ?
+        GROUP BY ALL
+        ORDER BY min(k.catalog_order)
+        """,
+        [start, end],
+    ).fetchall()
+    lines = []
+    for domain, kpi_id, name, unit, rollup, grain, direction, target, band, num, den, n in rows:
+        note = ""
+        if grain == "month":
+            latest = con.execute(
+                """SELECT kpi_date, value FROM marts.fct_kpi_daily
+                   WHERE kpi_id = ? AND segment_type = 'all' AND kpi_date <= ? AND value IS NOT NULL
+                   ORDER BY kpi_date DESC LIMIT 1""",
+                [kpi_id, end],
+            ).fetchone()
+            value = latest[1] if latest else None
+            note = f"cohort {latest[0]:%Y-%m}" if latest else "no cohort with 12 full months yet"
+        elif domain == "sop" and not n:
+            # SOP compliance is dated by the gate run, after the data's last day: the latest run's day.
+            latest = con.execute(
+                """SELECT kpi_date, sum(numerator) / nullif(sum(denominator), 0) FROM marts.fct_kpi_daily
+                   WHERE kpi_id = ? AND segment_type = 'all' GROUP BY kpi_date ORDER BY kpi_date DESC LIMIT 1""",
+                [kpi_id],
+            ).fetchone()
+            value = float(latest[1]) if latest and latest[1] is not None else None
+            note = f"checks of {latest[0]}" if latest else "no SOP gate has run yet"
+        elif rollup == "sum":
+            value = float(num) if n else None
+            target = None if target is None else target * days
+        else:
+            value = float(num) / float(den) if n and den else None
+        lines.append(KpiLine(domain, kpi_id, name, unit, value, target, kpi_status(value, target, direction, band), note))
+    return start, end, lines
 
 
-def _is_count(con, table: str, kpi: str) -> bool:
-    """A plain amount or count carries no denominator (KPI_CATALOG rule 1)."""
-    return con.execute(f"SELECT count({kpi}_denominator) = 0 FROM marts.{table}").fetchone()[0]
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "rate":
+        return f"{value:.1%}"
+    if unit in UNIT_SUFFIX:
+        decimals = 0 if unit == "count" else 2
+        return f"{value:,.{decimals}f}{UNIT_SUFFIX[unit]}"
+    return f"{value:,.2f} {unit}"  # an amount: the unit is the base currency
 
 
 def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> None:
+    """Print, per domain, each KPI of the last complete week with value, target and status."""
     with connect(warehouse_path, read_only=True) as con:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
-            "AND table_name LIKE 'fct_%_daily' ORDER BY 1").fetchall()]
-        if not tables:
-            print_fn("no KPI marts in the warehouse yet")
-            return
-        for table in tables:
-            first, last, values = kpi_period_values(con, table, days)
-            if not values:
-                continue
-            domain = table.removeprefix("fct_").removesuffix("_daily").replace("_", " ")
-            print_fn(f"\n{domain} — {first} to {last}")
-            for kpi, value in values:
-                shown = "n/a" if value is None else (f"{value:.1%}" if kpi.endswith("_rate") else f"{value:,.2f}")
-                print_fn(f"  {kpi:<40} {shown:>12}")
+        week = kpi_week(con, days)
+    if week is None:
+        print_fn("no KPIs in the warehouse yet (marts.fct_kpi_daily is missing or empty)")
+        return
+    start, end, lines = week
+    period = f"{start:%a %Y-%m-%d} to {end:%a %Y-%m-%d}"
+    print_fn(f"\nKPIs of the last complete week, {period} (targets of amounts and counts × {days} days)")
+    domain = None
+    for line in lines:
+        if line.domain != domain:
+            domain = line.domain
+            print_fn(f"\n{domain.replace('_', ' ')}")
+            print_fn(f"  {'kpi_id':<42} {'value':>16} {'target':>16}  status")
+        status = STATUS_LABEL.get(line.status, line.status)
+        note = f"  ({line.note})" if line.note else ""
+        print_fn(f"  {line.kpi_id:<42} {format_value(line.value, line.unit):>16} "
+                 f"{format_value(line.target, line.unit) if line.target is not None else '-':>16}  {status}{note}")

@@ -69,11 +69,15 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
 
     job = defs.resolve_job_def(job_name).with_logger_defs({"progress": progress_logger})
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    # A run killed earlier (SIGKILL) still holds the duckdb_writer slot: free it, or this run waits forever.
+    from .warehouse import process_tags, release_dead_writers
+
+    release_dead_writers(instance, log=print_fn)
     t0 = time.perf_counter()
     # dagster-dbt echoes every dbt log line to stdout: keep it in a file, not on the console.
     with instance, open(run_log, "w") as log_file, contextlib.redirect_stdout(log_file):
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=process_tags()
         )
         if not result.success:
             # No daemon watches in-process runs: raise the failure alert here.

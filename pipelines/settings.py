@@ -28,6 +28,8 @@ class Settings:
     serving_path: Path
     serving_storage_version: str
     serving_parquet: bool
+    sop_docs_dir: Path
+    sop_gates: bool
     nightly_cron: str
 
     @classmethod
@@ -42,6 +44,11 @@ class Settings:
             # DuckDB 2.0 writes a format older readers cannot open; BI drivers often embed 1.1-1.4.
             serving_storage_version=os.environ.get("KPI_SERVING_STORAGE_VERSION") or "v1.1.0",
             serving_parquet=(os.environ.get("KPI_SERVING_PARQUET") or "").lower() in ("1", "true", "yes"),
+            # The SOP site: GX Data Docs + a page per SOP (pipelines/sop/docs.py); default: beside the
+            # warehouse's folder (data/sop_docs), so a test's temp warehouse gets its own.
+            sop_docs_dir=_path("KPI_SOP_DOCS_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "sop_docs")),
+            # SOP gates on (default). `off` only to measure what they cost: no checks, one dbt build.
+            sop_gates=(os.environ.get("KPI_SOP_GATES") or "on").lower() not in ("0", "off", "false", "no"),
             nightly_cron=os.environ.get("KPI_NIGHTLY_CRON") or "0 2 * * *",
         )
 

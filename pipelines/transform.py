@@ -1,5 +1,6 @@
 """dbt models as Dagster assets, keyed so the lineage runs raw → staging → intermediate → marts."""
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from .ingest import DUCKDB_WRITER_POOL
+from .kpis import with_kpi_metadata
 from .settings import DBT_PROJECT_DIR, get_settings
 
 # The venv's own dbt: a webserver started without an activated venv has no `dbt` on PATH.
@@ -55,6 +57,8 @@ class KpiDbtTranslator(DagsterDbtTranslator):
             return super().get_asset_key(dbt_resource_props)  # meta.dagster.asset_key = raw/<export>
         if kind == "seed":
             return dg.AssetKey(["seeds", dbt_resource_props["name"]])
+        if dbt_resource_props.get("schema") == "sop":  # SOP gate views (marts/sop/gates): sop/<view>
+            return dg.AssetKey(["sop", dbt_resource_props["name"]])
         layer = dbt_resource_props["fqn"][1]  # [project, layer, folder, ..., model]
         return dg.AssetKey([layer, dbt_resource_props["name"]])
 
@@ -69,19 +73,72 @@ class KpiDbtTranslator(DagsterDbtTranslator):
 translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(
-    manifest=ensure_manifest(),
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    pool=DUCKDB_WRITER_POOL,
-)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def _dbt_env() -> None:
     # dbt reads the same settings through env_var() in profiles.yml and dbt_project.yml;
     # DbtCliResource hands this process's environment to dbt.
     os.environ.update(get_settings().dbt_env())
-    # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
-    # run, dagster-dbt's default, re-parses the whole project every time).
-    yield from dbt.cli(["build"], context=context, target_path=dbt_project.target_path / "run").stream()
+
+
+# A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
+# run, dagster-dbt's default, re-parses the whole project every time).
+RUN_TARGET_PATH = dbt_project.target_path / "run"
+
+
+def _gated_dbt_assets() -> dg.AssetsDefinition:
+    """Every dbt model in one step, with the SOP gates inside it (pipelines/sop/gating.py).
+
+    The specs are dagster-dbt's own (keys, deps, dbt tests as checks); the step adds the gates
+    of the SOP registry as checks (data gates blocking) and the two ops tables they write.
+    """
+    from dagster_dbt.asset_utils import build_dbt_specs
+
+    from .sop.checks import gate_check_specs
+    from .sop.gating import GatedBuild, ops_specs
+    from .sop.registry import registry
+
+    manifest = json.loads(ensure_manifest().read_text())
+    specs, dbt_check_specs = build_dbt_specs(
+        translator=translator, manifest=manifest, select="fqn:*", exclude="", selector="",
+        io_manager_key=None, project=dbt_project,
+    )
+
+    @dg.multi_asset(
+        name="dbt_models",
+        specs=[*specs, *ops_specs()],
+        check_specs=[*dbt_check_specs, *gate_check_specs()],
+        can_subset=True,
+        allow_arbitrary_check_specs=True,  # the intake gates sit on the raw assets
+        pool=DUCKDB_WRITER_POOL,
+        op_tags={"kind": "dbt"},
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        _dbt_env()
+        settings = get_settings()
+        yield from GatedBuild(
+            context, dbt, manifest=manifest, translator=translator, registry=registry(),
+            warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
+            # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
+            wrap_events=lambda events: with_kpi_metadata(events, context),
+        ).run()
+
+    return dbt_models
+
+
+def _plain_dbt_assets() -> dg.AssetsDefinition:
+    """One `dbt build`, no SOP gates (KPI_SOP_GATES=off: only to measure what the gates cost)."""
+
+    @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, pool=DUCKDB_WRITER_POOL)
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        _dbt_env()
+        # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
+        yield from with_kpi_metadata(
+            dbt.cli(["build"], context=context, target_path=RUN_TARGET_PATH).stream(), context
+        )
+
+    return dbt_models
+
+
+dbt_models = _gated_dbt_assets() if get_settings().sop_gates else _plain_dbt_assets()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -32,3 +32,68 @@ def connect(path: Path, *, read_only: bool = False, wait_seconds: float = LOCK_R
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+# --- the writer lane after a crash ---------------------------------------------------------
+# Every warehouse writer runs in the Dagster pool `duckdb_writer` (limit 1). A run killed with
+# SIGKILL (OOM killer, power loss, `kill -9`) never frees its slot, and every later run waits
+# for it forever. In-process runs (`kpi run`, `make demo`) carry these tags, so the next one can
+# tell that the process that held the slot is gone, mark that run failed and free the slot.
+RUN_HOST_TAG = "kpi/host"
+RUN_PID_TAG = "kpi/pid"
+RUN_PID_STARTED_TAG = "kpi/pid_started"  # guards against a reused pid
+_ACTIVE = ("NOT_STARTED", "STARTING", "STARTED", "CANCELING")
+
+
+def _process_started(pid: int) -> str | None:
+    """Start time of a process in clock ticks since boot (Linux), or None when unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process, for a run executed in it."""
+    import os
+    import socket
+
+    tags = {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(os.getpid())}
+    started = _process_started(os.getpid())
+    if started:
+        tags[RUN_PID_STARTED_TAG] = started
+    return tags
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    now = _process_started(pid)
+    return started is None or now is None or now == started
+
+
+def release_dead_writers(instance, *, log=lambda _: None) -> list[str]:
+    """Fail the in-process runs of this host whose process is gone and free their pool slots."""
+    import socket
+
+    import dagster as dg
+
+    statuses = [dg.DagsterRunStatus[s] for s in _ACTIVE]
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags={RUN_HOST_TAG: socket.gethostname()}))
+    released = []
+    for run in runs:
+        pid = int(run.tags.get(RUN_PID_TAG) or 0)
+        if not pid or _alive(pid, run.tags.get(RUN_PID_STARTED_TAG)):
+            continue
+        instance.report_run_failed(run, f"the process that ran it (pid {pid}) is gone: killed or crashed")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+        log(f"  ! run {run.run_id[:8]} died with its process (pid {pid}): marked failed, its writer slot freed")
+    return released

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -57,6 +58,7 @@ import numpy as np
 from . import EXPORTS, BY_NAME
 from .ads import PLATFORMS
 from .contract import Export
+from .demo_faults import FAULT_DAYS
 from .helpdesk import AUTHOR_ROLES, CHANNELS, INTERACTION_TYPES, PRIORITIES, TICKET_STATUSES
 from .logistics import CARRIERS, RETURN_REASONS, SHIPMENT_STATUSES
 from .mes import PASS_FAIL, QC_FOLLOW_UPS, SHIFTS
@@ -431,13 +433,14 @@ class _World:
         self.weekday = (self.days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
         noise = self.rng("calendar", "shop").lognormal(0.0, 0.05, days)
         self.shop_factor = SHOP_WEEKDAY[self.weekday] * noise
+        self.faults = _Faults(frozenset(), self)  # set by generate_demo_exports(faults=...)
 
     def rng(self, *salt: str) -> np.random.Generator:
         return _rng(self.seed, *salt)
 
     def deliver(self, name: str, frame: _Frame, done: bool = True) -> None:
         export = BY_NAME[name]
-        self.out.deliver(export, frame)
+        self.out.deliver(export, self.faults.apply(name, frame))
         if done:
             self.out.done(export)
 
@@ -901,6 +904,8 @@ def _fulfilment(w: _World) -> None:
     # Shipments: one per paid order that was not cancelled.
     rng = w.rng("logistics", "shipments")
     handling = np.where(rng.random(m) < 0.975, rng.integers(HOUR, 30 * HOUR, m), rng.integers(50 * HOUR, 90 * HOUR, m))
+    if w.faults.on("slow_fulfilment"):  # a warehouse backlog: orders paid in the last days leave 60-90 h later
+        handling = np.where((paid >= 0) & w.faults.recent(paid), w.faults.rng("slow_fulfilment").integers(60 * HOUR, 90 * HOUR, m), handling)
     s_created_o = paid + handling
     has_ship = (paid >= 0) & ~cancels & (s_created_o < w.cutoff)
     so = np.flatnonzero(has_ship)
@@ -1017,9 +1022,9 @@ def _deliver_shipments(w, so, created, shipped, in_transit, delivered, lost_at, 
               "cur": cur[v_ship], "kg": weight_kg[v_ship], "updated": v_time},
         select={"shipment_id": _id("SHP-", 8, "s"), "order_id": _order("o"), "warehouse_id": _pick(WAREHOUSES, "wh"),
                 "carrier": _pick(CARRIERS, "carrier"), "service_level": _pick(SERVICE_LEVELS, "express"),
-                "tracking_number": f"CASE carrier WHEN {_code(CARRIERS, 'ups')} THEN '1Z' || upper(lpad(to_hex(trk), 16, '0')) "
-                                   f"WHEN {_code(CARRIERS, 'dhl')} THEN lpad(CAST(trk % 10000000000 AS VARCHAR), 10, '0') "
-                                   f"WHEN {_code(CARRIERS, 'fedex')} THEN lpad(CAST(trk % 1000000000000 AS VARCHAR), 12, '0') "
+                "tracking_number": f"CASE WHEN trk < 0 THEN NULL WHEN carrier = {_code(CARRIERS, 'ups')} THEN '1Z' || upper(lpad(to_hex(trk), 16, '0')) "
+                                   f"WHEN carrier = {_code(CARRIERS, 'dhl')} THEN lpad(CAST(trk % 10000000000 AS VARCHAR), 10, '0') "
+                                   f"WHEN carrier = {_code(CARRIERS, 'fedex')} THEN lpad(CAST(trk % 1000000000000 AS VARCHAR), 12, '0') "
                                    f"ELSE '9400' || lpad(CAST(trk % 1000000000000000000 AS VARCHAR), 18, '0') END",
                 "status": _pick(SHIPMENT_STATUSES, "status"), "created_at": _ts("created"), "shipped_at": _ts("shipped"),
                 "promised_delivery_date": _date("promised"), "delivered_at": _ts("delivered"),
@@ -1077,6 +1082,9 @@ def _returns(w, l_order, l_qty, l_price, l_disc, cur, o_delivered, sl, sl_sku, s
     refund_lag = np.where(u[2, key] < 0.975, 2 * HOUR + u[3, key] * 94 * HOUR, 5.2 * DAY + u[3, key] * 3.8 * DAY)
     requested, received = requested.astype(np.int64), received.astype(np.int64)
     refunded = (received + refund_lag).astype(np.int64)
+    if w.faults.on("late_refunds"):  # finance short-staffed: refunds 7-10 days after the parcel arrived
+        slow = w.faults.recent(received, days=15)
+        refunded = np.where(slow, received + w.faults.rng("late_refunds").integers(7 * DAY, 10 * DAY, len(received)), refunded)
     amount = np.round(qty * l_price[line] - l_disc[line] * qty / l_qty[line]).astype(np.int64)
 
     live = requested < w.cutoff
@@ -1215,6 +1223,9 @@ def _helpdesk(w: _World) -> None:
         return np.where(written, rng.lognormal(np.log(1.5 * HOUR), 0.8, n), rng.uniform(60, 600, n)).astype(np.int64)
 
     a1 = c0 + respond(np.where(fast, 0.5, 1.0))
+    if w.faults.on("late_first_responses"):  # the e-mail queue unstaffed: first replies 26-40 h late
+        late = handled & (ch == ch_["email"]) & w.faults.recent(c0)
+        a1 = np.where(late, c0 + w.faults.rng("late_first_responses").integers(26 * HOUR, 40 * HOUR, n), a1)
     live = (ch == ch_["chat"]) | (ch == ch_["phone"])
     n_extra = np.where(live, rng.choice(3, n, p=[0.80, 0.15, 0.05]), rng.choice(3, n, p=[0.60, 0.28, 0.12]))
     c1 = a1 + customer_reply()
@@ -1223,12 +1234,17 @@ def _helpdesk(w: _World) -> None:
     a3 = c2 + respond()
     last_reply = np.select([n_extra == 0, n_extra == 1], [a1, a2], a3)
     s1 = np.where(spam, c0 + rng.integers(10 * MINUTE, 8 * HOUR, n), last_reply + solve_delay())
+    missed = np.zeros(n, bool)
+    if w.faults.on("escalation_missed"):  # tier 2 away: urgent tickets solved late by tier 1, never escalated
+        missed = handled & fast & w.faults.recent(c0)
+        late_solve = c0 + w.faults.rng("escalation_missed").integers(28 * HOUR, 44 * HOUR, n)
+        s1 = np.where(missed, np.maximum(late_solve, last_reply + HOUR), s1)
     reopen = handled & (rng.random(n) < 0.05)
     r = s1 + rng.integers(2 * HOUR, 72 * HOUR, n)
     r_reply = r + 1 + respond()
     s2 = r_reply + solve_delay()
     final = np.where(reopen, s2, s1)
-    esc = handled & ((fast & (final - c0 > 24 * HOUR)) | (rng.random(n) < 0.012))
+    esc = handled & ((fast & (final - c0 > 24 * HOUR)) | (rng.random(n) < 0.012)) & ~missed
     e_t = c0 + 60 + (rng.uniform(0.15, 0.85, n) * (np.minimum(s1 - c0, 23 * HOUR) - 120)).astype(np.int64)
     t2 = e_t + np.maximum(1, ((s1 - e_t) * rng.uniform(0.3, 0.8, n)).astype(np.int64))
     tier = rng.choice(2, n, p=[0.85, 0.15])
@@ -1404,6 +1420,11 @@ def _mes(w: _World) -> None:
     r_shift, r_second, ws, we = r_shift[live], r_second[live], ws[live], we[live]
     o = np.lexsort((s_line[r_shift], ws))
     r_shift, r_second, ws, we = r_shift[o], r_second[o], ws[o], we[o]
+    if w.faults.on("overlapping_runs"):  # a run closed 45 min late in the MES, into the next run on its line
+        first_of_two = np.flatnonzero(~r_second & two[r_shift] & w.faults.recent(ws) & (we + 45 * MINUTE < w.cutoff))
+        if len(first_of_two):
+            we[first_of_two[-1]] += 45 * MINUTE
+            w.faults.applied.add("overlapping_runs")
     nr = len(r_shift)
     line = s_line[r_shift]
     break_start = shift_start[r_shift] + BREAK_OFFSET
@@ -1511,11 +1532,255 @@ def _mes(w: _World) -> None:
         days=period))
 
 
+# --- faults (kpi demo-data --faults) -----------------------------------------------------
+# What each fault is and which SOP gate catches it: pipelines/exports/demo_faults.py, docs/faults.md.
+# Behaviour faults change the simulation where later times derive from them (first replies,
+# solves, run windows, handling and refund lags: in the functions above, each behind
+# `w.faults.on(...)`, drawing from its own random stream so nothing else moves); record faults
+# change a frame on its way to the writer (`_Faults.apply`); file faults damage written files.
+
+def _rows(data: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[keep] for k, v in data.items()}
+
+
+def _with_row(data: dict[str, np.ndarray], i: int, **changes) -> dict[str, np.ndarray]:
+    """The frame plus a copy of row i with some values changed."""
+    return {k: np.append(v, changes.get(k, v[i])) for k, v in data.items()}
+
+
+class _Faults:
+    def __init__(self, names: frozenset[str], w: "_World"):
+        self.names, self.w = frozenset(names), w
+        self.applied: set[str] = set()
+        self.seen: dict[str, dict[str, np.ndarray]] = {}
+
+    def on(self, name: str) -> bool:
+        return name in self.names
+
+    def rng(self, name: str) -> np.random.Generator:
+        return self.w.rng("faults", name)
+
+    def since(self, days: int = FAULT_DAYS) -> int:
+        return (self.w.last_day - days + 1) * DAY
+
+    def recent(self, t: np.ndarray, days: int = FAULT_DAYS) -> np.ndarray:
+        """Epoch seconds in the last `days` days of the period (NULL never is)."""
+        return (t >= self.since(days)) & (t < self.w.cutoff)
+
+    def apply(self, export: str, frame: _Frame) -> _Frame:
+        hook = getattr(self, f"_{export}", None)
+        if not self.names or hook is None:
+            return frame
+        data = {k: np.array(v, copy=True) for k, v in frame.data.items()}
+        data = hook(data)
+        self.seen[export] = data
+        return _Frame(data, frame.select, frame.days)
+
+    def _hit(self, name: str, found) -> bool:
+        ok = self.on(name) and bool(np.size(found))
+        if ok:
+            self.applied.add(name)
+        return ok
+
+    # behaviour faults report themselves when they changed something
+    def note_behaviour(self) -> None:
+        for name in ("late_first_responses", "escalation_missed", "slow_fulfilment", "late_refunds"):
+            if self.on(name):
+                self.applied.add(name)
+
+    # -- helpdesk
+    def _tickets(self, d):
+        if self.on("ticket_solved_before_created"):
+            latest = np.flatnonzero((d["solved"] >= 0) & self.recent(d["updated"]))
+            if self._hit("ticket_solved_before_created", latest):
+                tk = d["ticket"][latest[-1]]
+                mine = d["ticket"] == tk  # every version of the ticket carries the wrong solve time
+                d["solved"] = np.where(mine & (d["solved"] >= 0), d["created"] - 3 * HOUR, d["solved"])
+        if self.on("solved_without_category"):
+            spam = TICKET_CATEGORIES.index("spam")
+            tickets = np.unique(d["ticket"][self.recent(d["created"]) & (d["cat"] != spam)])
+            pick = tickets[self.rng("solved_without_category").random(len(tickets)) < 0.25]
+            if self._hit("solved_without_category", pick):
+                d["cat"] = np.where(np.isin(d["ticket"], pick), NULL, d["cat"])
+        return d
+
+    def _ticket_interactions(self, d):
+        escalated = d["type"] == _code(INTERACTION_TYPES, "escalated")
+        if self.on("escalation_without_tier"):
+            hit = escalated & self.recent(d["t"])
+            if not hit.any() and escalated.any():
+                hit = np.arange(len(hit)) == np.flatnonzero(escalated)[-1]
+            if self._hit("escalation_without_tier", np.flatnonzero(hit)):
+                d["tier"] = np.where(hit, NULL, d["tier"])
+                d["assignee"] = np.where(hit, NULL, d["assignee"])
+        if self.on("escalated_before_created"):
+            opened = {}
+            for tk, t in zip(d["ticket"], d["t"]):  # the ticket's opening message is its first event
+                opened[tk] = min(t, opened.get(tk, t))
+            rows = [i for i in np.flatnonzero(escalated) if opened[d["ticket"][i]] - 2 * HOUR >= self.w.day0 * DAY]
+            if self._hit("escalated_before_created", rows):
+                i = rows[-1]
+                d["t"][i] = opened[d["ticket"][i]] - 2 * HOUR
+        return d
+
+    # -- MES
+    def _equipment_checks(self, d):
+        drop = (d["line"] == 0) & (d["day"] > self.w.last_day - 3)
+        if self._hit("run_without_equipment_check", np.flatnonzero(drop)):
+            d = _rows(d, ~drop)
+        return d
+
+    def _production_runs(self, d):
+        self.run_line, self.run_start, self.run_stop = d["line"].copy(), d["start"].copy(), d["stop"].copy()  # index = run id
+        rows = np.flatnonzero(self.recent(d["start"]))
+        if self._hit("counts_contradict", rows):
+            i = rows[-1]
+            d["total"][i] = d["good"][i] + d["scrap"][i] - 7
+            d["rework"][i] = d["total"][i] - d["good"][i] - d["scrap"][i]
+        return d
+
+    def _downtime_events(self, d):
+        if self.on("downtime_outside_run"):
+            rows = np.flatnonzero(~d["planned"] & self.recent(d["start"]) & (self.run_stop[d["run"]] + 40 * MINUTE < self.w.cutoff))
+            if self._hit("downtime_outside_run", rows):
+                i = rows[-1]
+                d["stop"][i] = self.run_stop[d["run"][i]] + 40 * MINUTE
+        hit = ~d["planned"] & self.recent(d["start"]) & (self.rng("downtime_without_reason").random(len(d["start"])) < 1 / 3)
+        if self._hit("downtime_without_reason", np.flatnonzero(hit)):
+            d["reason"] = np.where(hit, NULL, d["reason"])
+        return d
+
+    def _qc_inspections(self, d):
+        if self.on("run_without_qc"):
+            run = d["run"]
+            drop = (self.run_line[run] == 1) & self.recent(self.run_start[run], days=3)
+            if self._hit("run_without_qc", np.flatnonzero(drop)):
+                d = _rows(d, ~drop)
+        return d
+
+    # -- ads and finance
+    def _campaigns(self, d):
+        live = np.flatnonzero(d["start"] <= self.w.last_day)
+        if self._hit("campaign_approved_late", live):
+            i = live[np.argmax(d["start"][live])]
+            d["approved"][i] = min((d["start"][i] + 2) * DAY + 10 * HOUR, self.w.cutoff - 1)
+            d["updated"][i] = max(d["updated"][i], d["approved"][i])
+        return d
+
+    def _ad_spend_daily(self, d):
+        day_s = d["day"] * DAY
+        if self.on("campaign_over_budget"):
+            recent = self.recent(day_s)
+            camps = np.unique(d["c"][recent])
+            if self._hit("campaign_over_budget", camps):
+                budget = self.seen["campaigns"]["budget"]
+                c = camps[np.argmax([d["spend"][d["c"] == x].sum() / budget[x] for x in camps])]
+                rows = np.flatnonzero(recent & (d["c"] == c))
+                extra = 1.3 * budget[c] - d["spend"][d["c"] == c].sum()
+                d["spend"][rows] += int(np.ceil(max(extra, 0) / len(rows)))
+        if self.on("spend_day_missing"):
+            day = self.w.last_day - 3
+            around = [set(d["c"][d["day"] == x]) for x in (day - 1, day, day + 1)]
+            camps = sorted(around[0] & around[1] & around[2])
+            if self._hit("spend_day_missing", camps):
+                d = _rows(d, ~((d["day"] == day) & (d["c"] == camps[0])))
+        if self.on("clicks_above_impressions"):
+            rows = np.flatnonzero(self.recent(d["day"] * DAY))
+            if self._hit("clicks_above_impressions", rows):
+                d["clicks"][rows[0]] = d["impr"][rows[0]] + 50
+        if self.on("spend_from_unknown_campaign") and len(d["day"]):
+            self.applied.add("spend_from_unknown_campaign")
+            d = _with_row(d, 0, day=self.w.last_day - 1, plat=0, c=9998, impr=1000, clicks=25, spend=2500, cur=0)
+        return d
+
+    def _fx_rates(self, d):
+        drop = (d["cur"] == CURRENCIES.index("GBP")) & (d["day"] > self.w.last_day - 7)
+        if self._hit("missing_fx_rates", np.flatnonzero(drop)):
+            d = _rows(d, ~drop)
+        return d
+
+    # -- storefront and logistics
+    def _orders(self, d):
+        paid = np.flatnonzero((d["status"] == _code(ORDER_STATUSES, "paid")) & self.recent(d["updated"]))
+        if self._hit("duplicate_order_id", paid):
+            i = paid[len(paid) // 2]
+            d = _with_row(d, i, total=d["total"][i] + 1000)
+        return d
+
+    def _shipments(self, d):
+        if self.on("missing_tracking_numbers"):
+            ships = np.unique(d["s"][self.recent(d["shipped"])])[:15]
+            if self._hit("missing_tracking_numbers", ships):
+                d["trk"] = np.where(np.isin(d["s"], ships), NULL, d["trk"])
+        if self.on("delivered_before_shipped"):
+            rows = np.flatnonzero((d["status"] == _code(SHIPMENT_STATUSES, "delivered")) & self.recent(d["delivered"]))
+            if self._hit("delivered_before_shipped", rows):
+                d["delivered"][rows[-1]] = d["shipped"][rows[-1]] - DAY
+        return d
+
+    def _shipment_lines(self, d):
+        rows = np.flatnonzero(self.recent(d["created"]))
+        if self._hit("over_shipment", rows):
+            d["qty"][rows[-1]] += 3
+        return d
+
+    def _inventory_snapshots(self, d):
+        if self.on("missing_inventory_snapshot"):
+            day = (d["day"] == self.w.last_day - 2) & (d["wh"] == 0)
+            skus = np.unique(d["sku"][day])[:10]
+            if self._hit("missing_inventory_snapshot", skus):
+                d = _rows(d, ~(day & np.isin(d["sku"], skus)))
+        if self.on("no_reorder_below_rop"):
+            low = self.recent(d["day"] * DAY) & (d["on_hand"] - d["reserved"] <= self.w.sku_rop[d["sku"]])
+            if self._hit("no_reorder_below_rop", np.flatnonzero(low)):
+                d["inbound"] = np.where(low, 0, d["inbound"])
+        if self.on("reserved_above_on_hand"):
+            rows = np.flatnonzero(self.recent(d["day"] * DAY))
+            if self._hit("reserved_above_on_hand", rows):
+                d["reserved"][rows[-1]] = d["on_hand"][rows[-1]] + 5
+        return d
+
+    def _returns(self, d):
+        if self.on("return_without_reason"):
+            rets = np.unique(d["r"][self.recent(d["requested"])])
+            pick = rets[self.rng("return_without_reason").random(len(rets)) < 0.2]
+            if self._hit("return_without_reason", pick):
+                d["why"] = np.where(np.isin(d["r"], pick), NULL, d["why"])
+        if self.on("refund_above_value"):
+            rows = np.flatnonzero((d["amount"] > 0) & self.recent(d["updated"]))
+            if self._hit("refund_above_value", rows):
+                d["amount"][rows[-1]] = int(d["amount"][rows[-1]] * 1.5)
+        return d
+
+    # -- file faults (after everything is written)
+    def damage_files(self, out: Path) -> None:
+        if self.on("broken_export_file"):
+            day = (EPOCH + dt.timedelta(days=self.w.last_day - 1)).isoformat()
+            path = out / BY_NAME["web_events"].folder / BY_NAME["web_events"].file_name(day)
+            lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+            carts = [i for i, line in enumerate(lines) if '"add_to_cart"' in line]
+            if carts:
+                i = carts[len(carts) // 2]
+                row = json.loads(lines[i])
+                row["quantity"] = f"{row.get('quantity') or 1} units"  # a value the contract type cannot take
+                lines[i] = json.dumps(row, separators=(",", ":")) + "\n"
+                path.write_text("".join(lines))
+                self.applied.add("broken_export_file")
+        if self.on("truncated_export_file"):
+            day = (EPOCH + dt.timedelta(days=self.w.last_day - 3)).isoformat()
+            path = out / BY_NAME["web_sessions"].folder / BY_NAME["web_sessions"].file_name(day)
+            lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+            if len(lines) > 11:
+                path.write_text("".join(lines[: 1 + (len(lines) - 1) // 10]))
+                self.applied.add("truncated_export_file")
+
+
 # --- entry point -----------------------------------------------------------------------
 
 def generate_demo_exports(out_dir: Path, days: int = 90, scale: float = 1.0, seed: int = 42,
                           end_date: dt.date | None = None,
-                          progress: Callable[[str], None] | None = print) -> dict[str, int]:
+                          progress: Callable[[str], None] | None = print,
+                          faults=None) -> dict[str, int]:
     """Write every export of EXPORTS into out_dir as the source systems would; return rows written per export name.
 
     `end_date` (default: yesterday, UTC) is the last day delivered; the period is the `days`
@@ -1523,7 +1788,14 @@ def generate_demo_exports(out_dir: Path, days: int = 90, scale: float = 1.0, see
     SKUs, production lines and agents moderately). The same (days, scale, seed, end_date)
     writes byte-identical files. Files of the same name in out_dir are overwritten; other
     files are left alone, so write into an empty directory.
+
+    `faults`: breaches of the SOPs to inject (docs/faults.md): None (clean data), True or
+    "default", "all", or fault names (a list or comma-separated text). A fault that finds nothing
+    to break (a period too short) raises. Without faults the files are exactly those of a clean run.
     """
+    from .demo_faults import BY_NAME as FAULT_NAMES, resolve
+
+    wanted = resolve(faults)
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     if not scale > 0:
@@ -1536,7 +1808,9 @@ def generate_demo_exports(out_dir: Path, days: int = 90, scale: float = 1.0, see
     writer = _Writer(out, say)
     try:
         w = _World(days, scale, seed, end, writer)
-        say(f"demo exports: {w.start}..{end} ({days} days), scale {scale:g}, seed {seed} -> {out}")
+        w.faults = _Faults(wanted, w)
+        say(f"demo exports: {w.start}..{end} ({days} days), scale {scale:g}, seed {seed} -> {out}"
+            + (f", faults: {', '.join(sorted(wanted))}" if wanted else ""))
         _finance(w)
         _catalog(w)
         _ads(w)
@@ -1545,6 +1819,12 @@ def generate_demo_exports(out_dir: Path, days: int = 90, scale: float = 1.0, see
         _inventory(w)
         _helpdesk(w)
         _mes(w)
+        w.faults.note_behaviour()
+        w.faults.damage_files(out)
+        missing = sorted(wanted - w.faults.applied)
+        if missing:
+            raise ValueError(f"fault(s) {', '.join(missing)} found nothing to break in {days} days at scale {scale:g}: "
+                             f"use a longer period ({', '.join(FAULT_NAMES[m].export for m in missing)})")
         rows = {e.name: writer.rows.get(e.name, 0) for e in EXPORTS}
         say(f"demo exports: {sum(rows.values()):,} rows in {sum(writer.files.values()):,} files ({time.perf_counter() - t0:.1f} s)")
         return rows

@@ -1,0 +1,124 @@
+{#- Helpers around the KPI catalogue declared once in dbt_project.yml (vars kpi_catalog,
+    kpi_marts, kpi_goals). dim_kpi, fct_kpi_daily and the docs all read that declaration. -#}
+
+{#- The catalogue as a dict kpi_id -> attributes, validated: a typo fails the compile, naming the kpi and the field. -#}
+{% macro kpi_catalog() -%}
+    {%- set catalog = var('kpi_catalog') -%}
+    {%- set marts = var('kpi_marts') -%}
+    {%- set goals = var('kpi_goals') -%}
+    {%- for kpi_id, kpi in catalog.items() -%}
+        {%- set prefixes = {'storefront': 'sf_', 'customer_service': 'cs_', 'manufacturing': 'mf_', 'marketing': 'mk_', 'logistics': 'lg_', 'sop': 'sop_'} -%}
+        {%- if not modules.re.match('^[a-z][a-z0-9_]*$', kpi_id) or not kpi_id.startswith(prefixes.get(kpi.domain, '?')) -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog: kpi_id '" ~ kpi_id ~ "' must be lower_snake_case and start with its domain's prefix " ~ prefixes) }}
+        {%- endif -%}
+        {%- for field in ['name', 'domain', 'mart', 'goal', 'owner', 'unit', 'direction', 'rollup', 'date_basis', 'definition'] -%}
+            {%- if kpi.get(field) is none or (kpi.get(field) | string | trim) == '' -%}
+                {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": field '" ~ field ~ "' is missing") }}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if kpi.direction not in ['higher_is_better', 'lower_is_better'] -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".direction must be higher_is_better or lower_is_better, got '" ~ kpi.direction ~ "'") }}
+        {%- endif -%}
+        {%- if kpi.rollup not in ['ratio', 'sum'] -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".rollup must be ratio or sum, got '" ~ kpi.rollup ~ "'") }}
+        {%- endif -%}
+        {%- if kpi.get('grain', 'day') not in ['day', 'month'] -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".grain must be day or month, got '" ~ kpi.grain ~ "'") }}
+        {%- endif -%}
+        {%- if kpi.unit not in ['rate', 'amount', 'minutes', 'hours', 'seconds', 'days', 'score', 'count'] -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".unit '" ~ kpi.unit ~ "' is not one of rate, amount, minutes, hours, seconds, days, score, count") }}
+        {%- endif -%}
+        {%- if kpi.mart not in marts -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".mart '" ~ kpi.mart ~ "' is not declared in var kpi_marts") }}
+        {%- endif -%}
+        {%- if kpi.goal not in goals -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".goal '" ~ kpi.goal ~ "' is not declared in var kpi_goals") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(catalog) }}
+{%- endmacro %}
+
+
+{#- The kpi_ids whose components live in `mart`, in catalogue order. -#}
+{% macro kpis_of_mart(mart) -%}
+    {%- set ids = [] -%}
+    {%- for kpi_id, kpi in kpi_catalog().items() if kpi.mart == mart -%}
+        {%- do ids.append(kpi_id) -%}
+    {%- endfor -%}
+    {{ return(ids) }}
+{%- endmacro %}
+
+
+{#- The unit as shown to users: money is in the base currency (e.g. 'USD'), the rest as declared. -#}
+{% macro kpi_unit_label(kpi) -%}
+    {%- if kpi.unit == 'amount' -%}{{ base_currency() }}{%- else -%}'{{ kpi.unit }}'{%- endif -%}
+{%- endmacro %}
+
+
+{#- A SQL string literal of a (declaration) text: quotes doubled, whitespace folded. -#}
+{% macro sql_text(text) -%}
+    '{{ (text | string | trim).split() | join(' ') | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{#- Money in base currency, from an amount in its own currency and the FX rate of the
+    transaction's date (int_finance__fx_rates_to_base.rate_to_base). Rounded per transaction to
+    4 decimals of the base currency, as a decimal: sums of decimals are exact, so a rerun gives
+    the same KPIs to the last digit (a sum of doubles depends on the order of the rows). -#}
+{% macro to_base_amount(amount, rate_to_base) -%}
+    cast(({{ amount }}) * ({{ rate_to_base }}) as decimal(18, 4))
+{%- endmacro %}
+
+
+{#- KPI status against a target (KPI_CATALOG rule 7): on_target on the right side of the target
+    (or on it); at_risk on the wrong side within warning_band × |target|; off_target beyond it.
+    NULL when the value or the target is NULL. -#}
+{% macro kpi_status(value, target, direction, warning_band) -%}
+    case
+        when {{ value }} is null or {{ target }} is null then null
+        when {{ direction }} = 'higher_is_better' then
+            case
+                when {{ value }} >= {{ target }} then 'on_target'
+                when {{ value }} >= {{ target }} - coalesce({{ warning_band }}, 0) * abs({{ target }}) then 'at_risk'
+                else 'off_target'
+            end
+        when {{ direction }} = 'lower_is_better' then
+            case
+                when {{ value }} <= {{ target }} then 'on_target'
+                when {{ value }} <= {{ target }} + coalesce({{ warning_band }}, 0) * abs({{ target }}) then 'at_risk'
+                else 'off_target'
+            end
+    end
+{%- endmacro %}
+
+
+{#- The long-table rows of one mart: one row per kpi_id of the mart × mart row (kpi_date and
+    its segment columns), components cast to one exact decimal type. Generated from the
+    catalogue: a KPI added to the declaration (and its three columns to the mart) appears in
+    fct_kpi_daily with no further code. Month-grain KPIs keep the first day of each month only. -#}
+{% macro kpi_mart_rows(mart) -%}
+    {%- set catalog = kpi_catalog() -%}
+    {%- set segment_columns = var('kpi_marts')[mart].values() | list | unique | list -%}
+    {%- for kpi_id in kpis_of_mart(mart) %}
+    select
+        '{{ kpi_id }}' as kpi_id,
+        kpi_date,
+        {%- for column in segment_columns %}
+        cast({{ column }} as {{ dbt.type_string() }}) as {{ column }},
+        {%- endfor %}
+        cast({{ kpi_id }}_numerator as {{ kpi_component_type() }}) as numerator,
+        cast({{ kpi_id }}_denominator as {{ kpi_component_type() }}) as denominator
+    from {{ ref(mart) }}
+    {%- if catalog[kpi_id].get('grain', 'day') == 'month' %}
+    where kpi_date = cast({{ dbt.date_trunc('month', 'kpi_date') }} as date)
+    {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The type of numerator and denominator in the long table: exact, wide enough for any sum of
+    counts and amounts, fine enough (1e-10) for minutes and hours. -#}
+{% macro kpi_component_type() -%}
+    decimal(38, 10)
+{%- endmacro %}

@@ -1,0 +1,82 @@
+{#- One row per kpi_id, from the one KPI declaration (var kpi_catalog in dbt_project.yml) that
+    the docs of every mart column also render: name, domain, the business goal it measures,
+    owner, unit, direction, rollup, date basis, definition, the mart holding its components;
+    plus the target the business set (seed kpi_targets). -#}
+
+{%- set catalog = kpi_catalog() %}
+{%- set goals = var('kpi_goals') %}
+
+with
+
+declared as (
+    {%- for kpi_id, kpi in catalog.items() %}
+    select
+        '{{ kpi_id }}' as kpi_id,
+        {{ sql_text(kpi.name) }} as kpi_name,
+        '{{ kpi.domain }}' as domain,
+        '{{ kpi.goal }}' as business_goal_id,
+        {{ sql_text(goals[kpi.goal]) }} as business_goal,
+        {{ sql_text(kpi.owner) }} as owner,
+        {{ kpi_unit_label(kpi) }} as unit,
+        '{{ kpi.direction }}' as direction,
+        '{{ kpi.rollup }}' as rollup,
+        '{{ kpi.get('grain', 'day') }}' as grain,
+        {{ sql_text(kpi.date_basis) }} as date_basis,
+        {{ sql_text(kpi.definition) }} as definition,
+        '{{ kpi.mart }}' as mart,
+        {{ loop.index }} as catalog_order
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+    -- SOP compliance (expectations/sops.yml), added by the SOP gates; not in var kpi_catalog.
+    union all
+    select
+        'sop_compliance_rate' as kpi_id,
+        'SOP compliance rate' as kpi_name,
+        'sop' as domain,
+        'operate_by_procedure' as business_goal_id,
+        'Run every operation by its standard operating procedure, on data that can be trusted' as business_goal,
+        'Owner of each SOP (expectations/sops.yml)' as owner,
+        'rate' as unit,
+        'higher_is_better' as direction,
+        'ratio' as rollup,
+        'day' as grain,
+        'check date (business date on which the gates ran)' as date_basis,
+        {{ sql_text("Passed checks ÷ checks of the SOP's gates that day: every expectation of a data gate (block) or a process gate (warn) evaluated on a non-empty refresh window is one check (marts.fct_sop_compliance_daily). The 'all' row rolls up every SOP.") }} as definition,
+        'fct_sop_compliance_daily' as mart,
+        1000 as catalog_order
+
+),
+
+targets as (
+
+    select * from {{ ref('kpi_targets') }}
+
+),
+
+final as (
+
+    select
+        declared.kpi_id,
+        declared.kpi_name,
+        declared.domain,
+        declared.business_goal_id,
+        declared.business_goal,
+        declared.owner,
+        declared.unit,
+        declared.direction,
+        declared.rollup,
+        declared.grain,
+        declared.date_basis,
+        declared.definition,
+        declared.mart,
+        cast(targets.target as {{ type_double() }}) as target,
+        cast(targets.warning_band as {{ type_double() }}) as warning_band,
+        cast(declared.catalog_order as {{ dbt.type_int() }}) as catalog_order
+
+    from declared
+    left join targets
+        on declared.kpi_id = targets.kpi_id
+
+)
+
+select * from final

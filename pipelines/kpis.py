@@ -1,0 +1,190 @@
+"""KPI values as Dagster metadata, and the KPI catalogue as Python reads it.
+
+The catalogue is declared once, in `dbt_project/dbt_project.yml` (vars `kpi_catalog`,
+`kpi_marts`, `kpi_goals`): dbt builds `marts.dim_kpi` and `marts.fct_kpi_daily` from it and
+renders it into the docs; Python reads the same YAML here (no second list of KPIs).
+
+`kpi_metadata(con, asset_key)` gives the latest value of every KPI a mart holds, as floats
+keyed by kpi_id, so the Dagster UI plots each KPI run over run. `with_kpi_metadata` attaches
+them to the dbt asset's events: DuckDB lets no one read the warehouse while dbt writes it, so
+the events of KPI marts are held back until the dbt process has exited, then enriched and
+yielded (every other event streams through at once).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .settings import DBT_PROJECT_DIR
+
+log = logging.getLogger(__name__)
+
+LONG_TABLE = "fct_kpi_daily"
+STATUS_VALUES = ("on_target", "at_risk", "off_target")
+
+
+# --- the catalogue ------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=4)
+def _project_vars(project_file: Path) -> Mapping[str, Any]:
+    return yaml.safe_load(project_file.read_text())["vars"]
+
+
+def kpi_catalog(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml") -> dict[str, dict[str, Any]]:
+    """kpi_id -> its declaration (name, domain, mart, goal, owner, unit, direction, rollup, ...)."""
+    return dict(_project_vars(project_file)["kpi_catalog"])
+
+
+def kpis_of_mart(mart: str, catalog: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    catalog = kpi_catalog() if catalog is None else catalog
+    return [kpi_id for kpi_id, kpi in catalog.items() if kpi["mart"] == mart]
+
+
+def kpi_marts(catalog: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """The marts that hold KPI components, plus the long table."""
+    catalog = kpi_catalog() if catalog is None else catalog
+    return sorted({kpi["mart"] for kpi in catalog.values()}) + [LONG_TABLE]
+
+
+# --- the status rule (KPI_CATALOG.md rule 7), as the dbt macro kpi_status ------------------
+
+def kpi_status(value: float | None, target: float | None, direction: str | None, warning_band: float | None) -> str | None:
+    """on_target on the right side of the target (or on it), at_risk within band × |target| on the wrong side, else off_target."""
+    if value is None or target is None or direction is None:
+        return None
+    slack = (warning_band or 0.0) * abs(target)
+    if direction == "higher_is_better":
+        return "on_target" if value >= target else "at_risk" if value >= target - slack else "off_target"
+    if direction == "lower_is_better":
+        return "on_target" if value <= target else "at_risk" if value <= target + slack else "off_target"
+    raise ValueError(f"direction must be higher_is_better or lower_is_better, got {direction!r}")
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+def _table_exists(con, table: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = ?", [table]
+    ).fetchone()[0] > 0
+
+
+def _ratio(numerator, denominator, rollup: str) -> float | None:
+    if numerator is None:
+        return None
+    if rollup == "sum":
+        return float(numerator)
+    if denominator is None or denominator == 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def kpi_metadata(con, asset_key) -> dict[str, float]:
+    """Latest value of every KPI of a mart asset, keyed by kpi_id (KPIs without a value are left out).
+
+    `asset_key`: a Dagster AssetKey, a path list or the table name (marts/<table>). For a domain
+    mart the value is re-computed from its components on its newest kpi_date (the first day of
+    the newest month for month-grain KPIs), summed over all segments; for fct_kpi_daily it is the
+    'all' row of each KPI's newest date. Any other asset gives {}.
+    """
+    path = getattr(asset_key, "path", asset_key)
+    table = path if isinstance(path, str) else list(path)[-1]
+    catalog = kpi_catalog()
+    if table == LONG_TABLE:
+        if not _table_exists(con, table):
+            return {}
+        rows = con.execute(
+            """SELECT kpi_id, value FROM marts.fct_kpi_daily
+               WHERE segment_type = 'all'
+               QUALIFY row_number() OVER (PARTITION BY kpi_id ORDER BY kpi_date DESC) = 1"""
+        ).fetchall()
+        return {kpi_id: float(value) for kpi_id, value in rows if value is not None and kpi_id in catalog}
+    kpis = kpis_of_mart(table, catalog)
+    if not kpis or not _table_exists(con, table):
+        return {}
+    values: dict[str, float] = {}
+    for grain in ("day", "month"):
+        ids = [k for k in kpis if catalog[k].get("grain", "day") == grain]
+        if not ids:
+            continue
+        where = "" if grain == "day" else "WHERE kpi_date = date_trunc('month', kpi_date)"
+        # Column names come from the catalogue (validated identifiers), not from user input.
+        sums = ", ".join(f"sum({k}_numerator), sum({k}_denominator)" for k in ids)
+        row = con.execute(
+            f"SELECT {sums} FROM marts.{table} WHERE kpi_date = (SELECT max(kpi_date) FROM marts.{table} {where})"
+        ).fetchone()
+        for i, kpi_id in enumerate(ids):
+            value = _ratio(row[2 * i], row[2 * i + 1], catalog[kpi_id]["rollup"])
+            if value is not None:
+                values[kpi_id] = value
+    return values
+
+
+def _asset_key_of(event, context) -> Any:
+    key = getattr(event, "asset_key", None)
+    if key is None and context is not None and getattr(event, "output_name", None):
+        try:
+            key = context.asset_key_for_output(event.output_name)
+        except Exception:  # an output that is no asset
+            return None
+    return key
+
+
+def with_kpi_metadata(events: Iterable, context=None, warehouse_path: Path | None = None) -> Iterator:
+    """Yield the dbt asset's events; those of KPI marts (and their checks) after dbt exits, with KPI values as metadata.
+
+    Usage in the dbt asset: `yield from with_kpi_metadata(dbt.cli([...], context=context).stream(), context)`.
+    Metadata is best effort: if the warehouse cannot be read, the events go out unchanged.
+    """
+    marts = set(kpi_marts())
+    held: list = []
+    failure: BaseException | None = None
+    try:
+        for event in events:
+            key = _asset_key_of(event, context)
+            if key is not None and key.path[-1] in marts:
+                held.append((key, event))
+            else:
+                yield event
+    except Exception as exc:  # dbt failed: still report what it built, then fail
+        failure = exc
+    if held:
+        yield from _enriched(held, warehouse_path)
+    if failure is not None:
+        raise failure
+
+
+def _enriched(held: list, warehouse_path: Path | None) -> list:
+    """The held events with KPI metadata; the warehouse is read, and closed again, before any is yielded."""
+    from .settings import get_settings
+    from .warehouse import connect
+
+    path = warehouse_path or get_settings().warehouse_path
+    try:
+        con = connect(path, read_only=True, wait_seconds=10)
+    except Exception as exc:
+        log.warning("KPI metadata skipped: cannot read %s (%s)", path, exc)
+        return [event for _, event in held]
+    events = []
+    try:
+        for key, event in held:
+            if hasattr(event, "with_metadata") and not _is_check(event):
+                try:
+                    values = kpi_metadata(con, key)
+                except Exception as exc:
+                    log.warning("KPI metadata for %s skipped: %s", key, exc)
+                    values = {}
+                if values:
+                    event = event.with_metadata({**(event.metadata or {}), **values})
+            events.append(event)
+    finally:
+        con.close()
+    return events
+
+
+def _is_check(event) -> bool:
+    return type(event).__name__ in ("AssetCheckResult", "AssetCheckEvaluation")

@@ -1,0 +1,163 @@
+"""Dagster asset checks generated from the SOP registry, and their results from the GX outcomes.
+
+Data gates (severity block) are blocking checks: a failure stops the models downstream of the
+asset in the run. Process gates (severity warn) report with WARN severity and never block.
+Owners of a check are in its metadata (Dagster checks carry no owners field); the assets the
+gates sit on get the owners of their SOPs (`owners_by_asset`).
+"""
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from .registry import GateTarget, Registry, Sop, registry
+from .runner import GateOutcome
+
+
+def asset_key(asset: str) -> dg.AssetKey:
+    return dg.AssetKey(asset.split("/"))
+
+
+def _validated_asset(target: GateTarget) -> dg.AssetKey | None:
+    """The asset of the view a gate validates when it is not the asset it sits on."""
+    if target.export or target.gate.validates is None:
+        return None
+    schema, name = target.gate.validates.split(".")
+    key = dg.AssetKey([schema, name])
+    return None if key == asset_key(target.asset) else key
+
+
+def check_spec(target: GateTarget, sop: Sop) -> dg.AssetCheckSpec:
+    gate = target.gate
+    kind = "Data gate (blocking)" if gate.is_data_gate else "Process gate (warn)"
+    validated = _validated_asset(target)
+    return dg.AssetCheckSpec(
+        name=gate.suite,
+        asset=asset_key(target.asset),
+        blocking=gate.is_data_gate,
+        additional_deps=[validated] if validated else None,
+        description=(
+            f"{kind} of {sop.id} {sop.title}: GX suite `expectations/{gate.suite}.json`"
+            + (f" on `{target.relation}`" if not target.export else f" on the intake query of raw.{target.export}")
+            + f". Owner: {sop.owner.role} ({sop.owner.email})."
+        ),
+        metadata={
+            "sop_id": sop.id,
+            "sop_title": sop.title,
+            "sop_version": sop.version,
+            "gate_severity": gate.severity,
+            "suite": f"expectations/{gate.suite}.json",
+            "owner": f"{sop.owner.role} <{sop.owner.email}>",
+            "owners": dg.MetadataValue.json(sop.owner.dagster_owners),
+            "performers": ", ".join(sop.performers),
+        },
+    )
+
+
+def gate_check_specs(reg: Registry | None = None) -> list[dg.AssetCheckSpec]:
+    reg = reg or registry()
+    return [check_spec(t, reg.sop(t.gate.sop_id)) for t in reg.targets()]
+
+
+def owners_by_asset(reg: Registry | None = None) -> dict[dg.AssetKey, list[str]]:
+    """Owners of every asset an SOP gate sits on or an SOP names as input: its SOPs' owners."""
+    reg = reg or registry()
+    owners: dict[dg.AssetKey, list[str]] = {}
+
+    def add(key: dg.AssetKey, names: list[str]) -> None:
+        current = owners.setdefault(key, [])
+        current.extend(n for n in names if n not in current)
+
+    for t in reg.targets():
+        add(asset_key(t.asset), reg.sop(t.gate.sop_id).owner.dagster_owners)
+    for s in reg.sops:
+        for i in s.inputs:
+            if "*" not in i:
+                add(asset_key(i), s.owner.dagster_owners)
+    return owners
+
+
+def _plain(value):
+    """JSON-safe (timestamps and decimals as text) for Dagster metadata."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def summary(outcome: GateOutcome) -> str:
+    """One line per failed expectation, naming rows: for the console and the check's description."""
+    if outcome.error:
+        return f"could not read {outcome.target.relation[:80]}: {outcome.error}"
+    lines = []
+    for e in outcome.failed:
+        if e.error:
+            lines.append(f"{e.expectation}: could not run ({e.error})")
+            continue
+        keys = "; ".join(", ".join(f"{k}={v}" for k, v in row.items() if k in outcome.target.keys and v is not None)
+                         for row in e.unexpected_keys[:3])
+        share = f" ({e.unexpected_percent:.1f} %)" if e.unexpected_percent is not None else ""
+        lines.append(f"{e.expectation}: {e.unexpected} of {e.rows_evaluated} rows{share}"
+                     + (f", e.g. {keys}" if keys else (f", observed {_fmt(e.observed_value)[:120]}" if e.observed_value else "")))
+    return "\n".join(lines)
+
+
+def check_result(outcome: GateOutcome, sop: Sop) -> dg.AssetCheckResult:
+    target = outcome.target
+    records = [
+        dg.TableRecord({
+            "expectation": e.expectation,
+            "passed": e.success,
+            "column": e.column or "",
+            "rows_evaluated": -1 if e.rows_evaluated is None else int(e.rows_evaluated),
+            "unexpected": -1 if e.unexpected is None else int(e.unexpected),
+            "unexpected_percent": -1.0 if e.unexpected_percent is None else round(float(e.unexpected_percent), 4),
+            "observed_value": _fmt(e.observed_value)[:200],
+            "unexpected_sample": (e.sample_json if (e.unexpected_values or e.unexpected_keys) else "")[:500],
+            "error": e.error or "",
+        })
+        for e in outcome.expectations
+    ]
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn("expectation", "string"), dg.TableColumn("passed", "bool"), dg.TableColumn("column", "string"),
+        dg.TableColumn("rows_evaluated", "int"), dg.TableColumn("unexpected", "int"),
+        dg.TableColumn("unexpected_percent", "float"), dg.TableColumn("observed_value", "string"),
+        dg.TableColumn("unexpected_sample", "string", description="JSON: offending values and the keys of their rows"),
+        dg.TableColumn("error", "string"),
+    ])
+    metadata = {
+        "sop_id": sop.id,
+        "rows_evaluated": outcome.rows_in_window,
+        "unexpected_rows": outcome.unexpected_rows,
+        "expectations_failed": len(outcome.failed),
+        "expectations": dg.MetadataValue.table(records, schema=schema),
+        "window": f"rows loaded after {outcome.window_start or 'the beginning'} up to {outcome.window_end or '-'}",
+        "validated": (target.relation if not target.export else f"intake query of raw.{target.export}"),
+        "owner": f"{sop.owner.role} <{sop.owner.email}>",
+        "seconds": round(outcome.seconds, 3),
+    }
+    for e in outcome.failed:  # flat, plottable numbers for the failing expectations
+        metadata[f"{e.expectation}/unexpected"] = -1 if e.unexpected is None else int(e.unexpected)
+        if e.unexpected_percent is not None:
+            metadata[f"{e.expectation}/unexpected_percent"] = round(float(e.unexpected_percent), 4)
+        if e.unexpected_keys:
+            metadata[f"{e.expectation}/unexpected_rows_sample"] = dg.MetadataValue.json(_plain(e.unexpected_keys))
+        elif e.unexpected_values:
+            metadata[f"{e.expectation}/unexpected_values_sample"] = dg.MetadataValue.json([str(v) for v in e.unexpected_values])
+    text = summary(outcome)
+    if text:
+        metadata["summary"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in text.splitlines()))
+    return dg.AssetCheckResult(
+        asset_key=asset_key(target.asset),
+        check_name=target.gate.suite,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR if target.gate.is_data_gate else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=text or None,
+    )

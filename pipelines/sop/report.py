@@ -1,0 +1,103 @@
+"""The SOP summary on the console (`kpi sop`, and after `kpi demo` / `kpi run`)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from ..warehouse import connect
+from .registry import Registry, registry as default_registry
+
+
+def _tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+
+
+def latest_run(con) -> str | None:
+    row = con.execute("SELECT run_id FROM ops.sop_check_results ORDER BY checked_at DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def failed_data_gates(warehouse_path: Path, run_id: str | None = None) -> list[str]:
+    """The data gates (suite@asset) that failed in a run (default: the latest one)."""
+    if not Path(warehouse_path).exists():
+        return []
+    with connect(warehouse_path, read_only=True) as con:
+        if "ops.sop_check_results" not in _tables(con):
+            return []
+        run_id = run_id or latest_run(con)
+        return [f"{s}@{a}" for s, a in con.execute(
+            """SELECT suite, asset FROM ops.sop_check_results WHERE run_id = ? AND gate_severity = 'block'
+               GROUP BY suite, asset HAVING NOT bool_and(coalesce(success, false)) ORDER BY 1, 2""", [run_id]).fetchall()]
+
+
+def _sample(text: str | None) -> str:
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return ""
+    rows = data.get("rows") or []
+    if rows:
+        return "; ".join(", ".join(f"{k}={v}" for k, v in r.items() if v is not None) for r in rows[:2])
+    return ", ".join(str(v) for v in (data.get("values") or [])[:3])
+
+
+def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, print_fn=print,
+                      today: dt.date | None = None, docs_dir: Path | None = None) -> None:
+    reg = reg or default_registry()
+    if not Path(warehouse_path).exists():
+        print_fn("no warehouse yet: no SOP results")
+        return
+    with connect(warehouse_path, read_only=True) as con:
+        tables = _tables(con)
+        if "ops.sop_check_results" not in tables:
+            print_fn("no SOP gate results yet")
+            return
+        run_id = latest_run(con)
+        rows = con.execute(
+            """SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
+                      unexpected_percent, unexpected_sample, error
+               FROM ops.sop_check_results WHERE run_id = ? ORDER BY sop_id, gate_severity, suite, asset, expectation""",
+            [run_id]).fetchall()
+        compliance = {}
+        if "marts.fct_sop_compliance_daily" in tables:
+            compliance = {sop: (day, checks, passed, rate) for sop, day, checks, passed, rate in con.execute(
+                """SELECT sop_id, kpi_date, check_count, passed_check_count, sop_compliance_rate
+                   FROM marts.fct_sop_compliance_daily QUALIFY row_number() OVER (PARTITION BY sop_id ORDER BY kpi_date DESC) = 1"""
+            ).fetchall()}
+        refresh = None
+        if "ops.sop_refresh_log" in tables:
+            refresh = con.execute("SELECT models_built, marts_built, models_blocked, blocked_by FROM ops.sop_refresh_log "
+                                  "WHERE run_id = ?", [run_id]).fetchone()
+    print_fn(f"\nSOP gates — run {run_id[:8] if run_id else '-'}")
+    for sop in reg.sops:
+        mine = [r for r in rows if r[0] == sop.id]
+        comp = compliance.get(sop.id)
+        rate = "   n/a" if not comp or comp[3] is None else f"{comp[3]:6.1%}"
+        checks = f"{comp[2]}/{comp[1]} checks on {comp[0]}" if comp else "no checks"
+        review = " (review overdue)" if sop.is_review_overdue(reg.review_interval_days, today) else ""
+        print_fn(f"  {sop.id:<12} {rate}  {sop.title[:44]:<44} {checks}{review}")
+        failed: dict[tuple, list] = {}
+        for r in mine:
+            if not r[5]:
+                failed.setdefault((r[1], r[2], r[3]), []).append(r)
+        for (suite, asset, severity), exps in failed.items():
+            mark = "✗ BLOCKED" if severity == "block" else "! breach "
+            print_fn(f"      {mark} {suite} on {asset}")
+            for r in exps:
+                if r[10]:
+                    print_fn(f"          {r[4]}: could not run ({r[10][:120]})")
+                else:
+                    pct = f" ({r[8]:.1f} %)" if r[8] is not None else ""
+                    sample = _sample(r[9])
+                    print_fn(f"          {r[4]}: {r[7]} of {r[6]} rows{pct}" + (f", e.g. {sample}" if sample else ""))
+    if refresh:
+        built, marts, blocked, blocked_by = refresh
+        line = f"  refresh: {built} models built ({marts} KPI marts), {blocked} not built"
+        print_fn(line + (f" — blocked by: {blocked_by}" if blocked else ""))
+    overdue = reg.overdue(today)
+    if overdue:
+        print_fn(f"  reviews overdue (> {reg.review_interval_days} days): " + ", ".join(
+            f"{s.id} (last {s.last_reviewed})" for s in overdue))
+    if docs_dir and (Path(docs_dir) / "index.html").exists():
+        print_fn(f"  SOP pages and GX Data Docs: {Path(docs_dir) / 'index.html'}")

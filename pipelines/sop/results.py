@@ -1,0 +1,108 @@
+"""Gate results in the warehouse: ops.sop_check_results, the refresh log and the gates' watermarks.
+
+The tables' layout lives in dbt (macros/sop_ops_tables.sql, created on every dbt invocation);
+rows are inserted here by column name. Every write opens the warehouse through
+`warehouse.connect` (the one writer lane), writes in one transaction and closes at once:
+DuckDB allows one writer process, and the next step (dbt) needs the file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ..warehouse import connect
+from .runner import GateOutcome
+
+RESULTS = "ops.sop_check_results"
+REFRESH_LOG = "ops.sop_refresh_log"
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
+def ops_tables_exist(warehouse_path: Path) -> bool:
+    if not Path(warehouse_path).exists():
+        return False
+    with connect(warehouse_path, read_only=True) as con:
+        return _exists(con, RESULTS) and _exists(con, REFRESH_LOG)
+
+
+def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:
+    """Per (suite, asset): the newest load stamp already judged, so the next run checks only newer rows.
+
+    A process gate moves on after every evaluation (a breach is counted once). A data gate moves on
+    only after it passed: rows that failed it are checked again on the next run (and keep blocking)
+    until a corrected delivery replaces them.
+    """
+    if not Path(warehouse_path).exists():
+        return {}
+    with connect(warehouse_path, read_only=True) as con:
+        if not _exists(con, RESULTS):
+            return {}
+        rows = con.execute(f"""
+            WITH evaluations AS (
+                SELECT run_id, suite, asset, any_value(gate_severity) AS severity, max(window_end) AS window_end,
+                       bool_and(coalesce(success, false)) AS passed
+                FROM {RESULTS}
+                GROUP BY run_id, suite, asset
+            )
+            SELECT suite, asset, max(window_end) FILTER (WHERE passed OR severity = 'warn')
+            FROM evaluations
+            GROUP BY suite, asset
+        """).fetchall()
+    return {(suite, asset): end for suite, asset, end in rows if end is not None}
+
+
+def result_rows(run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> pd.DataFrame:
+    records = []
+    for o in outcomes:
+        for e in o.expectations:
+            records.append({
+                "run_id": run_id, "sop_id": o.target.gate.sop_id, "suite": o.target.gate.suite,
+                "gate_severity": o.target.gate.severity, "asset": o.target.asset,
+                "relation": o.target.relation if not o.target.export else f"intake query of raw.{o.target.export}",
+                "expectation": e.expectation, "expectation_type": e.expectation_type, "column_name": e.column,
+                "rows_evaluated": e.rows_evaluated, "unexpected": e.unexpected, "unexpected_percent": e.unexpected_percent,
+                "success": e.success,
+                "observed_value": None if e.observed_value is None else json.dumps(e.observed_value, default=str)[:2000],
+                "unexpected_sample": e.sample_json if (e.unexpected_values or e.unexpected_keys) else None,
+                "error": e.error, "window_start": o.window_start, "window_end": o.window_end, "checked_at": checked_at,
+            })
+    frame = pd.DataFrame.from_records(records)
+    for col in ("rows_evaluated", "unexpected"):
+        frame[col] = frame[col].astype("Int64") if len(frame) else frame.get(col)
+    return frame
+
+
+def write_results(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> int:
+    """Append one row per expectation evaluated; a rerun of the same run id replaces its rows."""
+    if not outcomes:
+        return 0
+    frame = result_rows(run_id, outcomes, checked_at)
+    with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {RESULTS} WHERE run_id = ? AND (suite, asset) IN (SELECT suite, asset FROM frame)", [run_id])
+        con.execute(f"INSERT INTO {RESULTS} BY NAME SELECT * FROM frame")
+        con.execute("COMMIT")
+    return len(frame)
+
+
+def write_refresh(warehouse_path: Path, *, run_id: str, started_at: dt.datetime, finished_at: dt.datetime,
+                  models_built: int, marts_built: int, models_blocked: int, blocked_by: list[str]) -> None:
+    with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {REFRESH_LOG} WHERE run_id = ?", [run_id])
+        con.execute(
+            f"INSERT INTO {REFRESH_LOG} (run_id, started_at, finished_at, models_built, marts_built, models_blocked, blocked_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, started_at, finished_at, models_built, marts_built, models_blocked, ", ".join(blocked_by) or None],
+        )
+        con.execute("COMMIT")

@@ -1,0 +1,336 @@
+"""The GX runner: SOP gate suites executed as SQL inside DuckDB, over a read-only connection.
+
+For each gate target (registry.GateTarget) the runner
+1. limits the relation to the refresh window: the rows whose lineage stamp (`_loaded_at`) is
+   newer than the gate's watermark (results.watermarks), so a refresh checks what it loaded;
+2. runs the suite's expectations through a GX SQL datasource on the autocommit read-only
+   dialect (gx_duckdb): GX compiles them to SQL that DuckDB executes; nothing is pulled into
+   Python but aggregates and a sample of offending rows;
+3. runs the expectations SQL cannot (regular expressions) on the pandas path, on a frame of
+   only the columns they need, in the same window;
+4. returns one GateOutcome per target with one ExpectationOutcome per expectation: rows
+   evaluated, unexpected count and percent, observed value, a sample of unexpected values and
+   of the keys of the offending rows.
+GX is imported on first use only: loading the Dagster code location stays fast.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .registry import SQL_ONLY_TYPES_UNSUPPORTED, GateTarget, load_suite
+from .intake import WINDOW_PLACEHOLDER
+
+SAMPLE_SIZE = 10  # offending rows reported per expectation
+MEMORY_LIMIT = "2GB"  # of the private in-memory database holding one window at a time (spills to disk)
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExpectationOutcome:
+    expectation: str  # meta.id in the suite
+    expectation_type: str
+    column: str | None
+    success: bool
+    rows_evaluated: int | None
+    unexpected: int | None
+    unexpected_percent: float | None
+    observed_value: Any = None
+    unexpected_values: list = field(default_factory=list)
+    unexpected_keys: list[dict] = field(default_factory=list)
+    error: str | None = None
+    notes: str | None = None
+
+    @property
+    def sample_json(self) -> str:
+        return _json({"values": self.unexpected_values, "rows": self.unexpected_keys})
+
+
+@dataclass
+class GateOutcome:
+    target: GateTarget
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    rows_in_window: int
+    expectations: list[ExpectationOutcome]
+    seconds: float
+    error: str | None = None  # the relation could not be read at all
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(e.success for e in self.expectations)
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        return [e for e in self.expectations if not e.success]
+
+    @property
+    def unexpected_rows(self) -> int:
+        return sum(e.unexpected or 0 for e in self.expectations)
+
+
+def _json(value: Any, limit: int = 4000) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _sql_timestamp(ts: dt.datetime | None) -> str:
+    return "NULL" if ts is None else f"TIMESTAMP '{ts.isoformat(sep=' ')}'"
+
+
+def windowed_sql(target: GateTarget, window_start: dt.datetime | None) -> str:
+    """The rows a gate checks in this run, as one SELECT."""
+    relation = target.relation
+    column = target.gate.window
+    if WINDOW_PLACEHOLDER in relation:  # a generated query applies the window itself
+        return f"SELECT * FROM {relation.replace(WINDOW_PLACEHOLDER, _sql_timestamp(window_start))} AS gate_input"
+    if column is None or window_start is None:
+        return f"SELECT * FROM {relation} AS gate_input"
+    return f"SELECT * FROM {relation} AS gate_input WHERE {column} > {_sql_timestamp(window_start)}"
+
+
+def _columns_of(expectation: dict) -> set[str]:
+    kw = expectation.get("kwargs", {})
+    cols = {kw[k] for k in ("column", "column_A", "column_B") if isinstance(kw.get(k), str)}
+    cols |= set(kw.get("column_list") or [])
+    cond = kw.get("row_condition")
+    if isinstance(cond, dict):
+        stack = [cond]
+        while stack:
+            c = stack.pop()
+            if isinstance(c.get("column"), dict):
+                cols.add(c["column"]["name"])
+            stack.extend(c.get("conditions") or [])
+    return cols
+
+
+def _exception_message(info) -> str | None:
+    """GX 1.x reports errors flat ({raised_exception, exception_message}) or per metric (a dict of those)."""
+    if not isinstance(info, dict):
+        return None
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            return (entry.get("exception_message") or "error").strip().splitlines()[0]
+    return None
+
+
+def _number(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+class GateRunner:
+    """One GX context per run; evaluate gate targets; build Data Docs; release the warehouse."""
+
+    def __init__(self, warehouse_path: Path, *, now: dt.datetime | None = None):
+        self.warehouse_path = Path(warehouse_path)
+        self.now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self._ctx = None
+        self._sql_ds = None
+        self._pandas_ds = None
+        self._suites: dict[str, Any] = {}
+        self._n = 0
+
+    # --- GX context -------------------------------------------------------------------
+    def _context(self):
+        if self._ctx is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            from .gx_duckdb import readonly_url
+
+            for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+            self._ctx = gx.get_context(mode="ephemeral")
+            self._ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+            tmp = self.warehouse_path.parent / ".gx_tmp"
+            url = readonly_url(self.warehouse_path, name=f"sop_gates_{os.getpid()}_{id(self)}",
+                               memory_limit=MEMORY_LIMIT, temp_directory=tmp)
+            self._sql_ds = self._ctx.data_sources.add_sql("warehouse", connection_string=url)
+            self._pandas_ds = self._ctx.data_sources.add_pandas("warehouse_frames")
+        return self._ctx
+
+    def _suite(self, name: str, part: str, expectations: list[dict]):
+        """The suite's SQL part or pandas part, registered in the context once."""
+        import great_expectations as gx
+
+        key = f"{name}" if part == "sql" else f"{name}.pandas"
+        if key not in self._suites:
+            raw = load_suite(Path(self._suite_path(name)))
+            suite = gx.ExpectationSuite(name=key, expectations=expectations, meta={**raw.get("meta", {}), "part": part},
+                                        notes=raw.get("notes"))
+            self._suites[key] = self._context().suites.add(suite)
+        return self._suites[key]
+
+    @staticmethod
+    def _suite_path(name: str) -> Path:
+        from .registry import EXPECTATIONS_DIR
+
+        return EXPECTATIONS_DIR / f"{name}.json"
+
+    def close(self) -> None:
+        """Release the warehouse file (a writer needs it next): detach it from the private in-memory
+        database, which every connection of this runner and of GX shares, then drop the pools.
+        The runner can evaluate again afterwards (a new connection attaches the file again)."""
+        if self._sql_ds is None:
+            return
+        engines = [self._sql_ds.get_engine()]
+        execution_engine = getattr(self._sql_ds, "_execution_engine", None)
+        if execution_engine is not None and getattr(execution_engine, "engine", None) is not None:
+            engines.append(execution_engine.engine)
+        try:
+            with engines[0].connect() as conn:
+                conn.exec_driver_sql("USE memory")
+                conn.exec_driver_sql(f"DETACH DATABASE IF EXISTS {self.warehouse_path.stem}")
+        finally:
+            for engine in engines:
+                engine.dispose()
+
+    # --- evaluation -------------------------------------------------------------------
+    def evaluate(self, targets: list[GateTarget], windows: dict[tuple[str, str], dt.datetime | None] | None = None) -> list[GateOutcome]:
+        windows = windows or {}
+        return [self.evaluate_one(t, windows.get((t.gate.suite, t.asset))) for t in targets]
+
+    def evaluate_one(self, target: GateTarget, window_start: dt.datetime | None = None) -> GateOutcome:
+        """Materialise the window once (a table of the private in-memory database), then let GX
+        run its metric queries on that table; drop it afterwards."""
+        import sqlalchemy as sa
+
+        t0 = time.perf_counter()
+        self._context()
+        raw = load_suite(self._suite_path(target.gate.suite))
+        window_col = target.gate.window
+        self._n += 1
+        table = f"gate_window_{self._n}"
+        try:
+            with self._sql_ds.get_engine().connect() as conn:
+                conn.exec_driver_sql(f"CREATE OR REPLACE TABLE memory.main.{table} AS {windowed_sql(target, window_start)}")
+                rows, window_end = conn.exec_driver_sql(
+                    f"SELECT count(*), {f'max({window_col})' if window_col else 'NULL'} FROM memory.main.{table}").fetchone()
+                columns = [d[0] for d in conn.exec_driver_sql(f"SELECT * FROM memory.main.{table} LIMIT 0").cursor.description]
+        except sa.exc.SQLAlchemyError as exc:
+            msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            _log.warning("gate %s could not read %s: %s", target.label, target.relation[:80], msg)
+            outcomes = [ExpectationOutcome(e["meta"]["id"], e["type"], e["kwargs"].get("column"), False, None, None, None,
+                                           error=msg, notes=e["meta"].get("notes")) for e in raw["expectations"]]
+            return GateOutcome(target, window_start, None, 0, outcomes, time.perf_counter() - t0, error=msg)
+        try:
+            sql = f"SELECT * FROM memory.main.{table}"
+            keys = [k for k in target.keys if k in columns]
+            sql_part = [e for e in raw["expectations"] if e["type"] not in SQL_ONLY_TYPES_UNSUPPORTED]
+            pandas_part = [e for e in raw["expectations"] if e["type"] in SQL_ONLY_TYPES_UNSUPPORTED]
+            results: dict[str, Any] = {}
+            params = {"now": self.now.isoformat(sep=" "), **target.parameters}
+            if sql_part:
+                results.update(self._run_sql(target, sql, sql_part, keys, params))
+            if pandas_part:
+                results.update(self._run_pandas(target, sql, pandas_part, keys, params))
+        finally:
+            with self._sql_ds.get_engine().connect() as conn:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS memory.main.{table}")
+        outcomes = [self._outcome(e, results.get(e["meta"]["id"]), rows) for e in raw["expectations"]]
+        return GateOutcome(target, window_start, window_end if rows else None, int(rows), outcomes, time.perf_counter() - t0)
+
+    def _validation_name(self, target: GateTarget, part: str) -> str:
+        return f"{target.gate.suite}@{target.asset.replace('/', '.')}#{self._n}.{part}"
+
+    def _result_format(self, keys: list[str]) -> dict:
+        # return_unexpected_index_query: GX would render the SQL of the offending rows as text for
+        # the report and fails on DuckDB's $n parameters; the keys themselves are what we report.
+        fmt = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE, "return_unexpected_index_query": False}
+        if keys:
+            fmt["unexpected_index_column_names"] = keys
+        return fmt
+
+    def _run_sql(self, target: GateTarget, sql: str, expectations: list[dict], keys: list[str], params: dict) -> dict:
+        import great_expectations as gx
+
+        name = self._validation_name(target, "sql")
+        asset = self._sql_ds.add_query_asset(name, query=sql)
+        batch = asset.add_batch_definition_whole_table("window")
+        suite = self._suite(target.gate.suite, "sql", expectations)
+        vd = self._ctx.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
+        res = vd.run(result_format=self._result_format(keys), expectation_parameters=params)
+        return {r.expectation_config.meta.get("id"): r for r in res.results}
+
+    def _run_pandas(self, target: GateTarget, sql: str, expectations: list[dict], keys: list[str], params: dict) -> dict:
+        """Regular expressions: GX's SQL path cannot run them on DuckDB; validate a frame of the
+        needed columns only, read from the same window over the same read-only connection."""
+        import great_expectations as gx
+
+        needed = sorted(set().union(*(_columns_of(e) for e in expectations)) | set(keys))
+        cols = ", ".join(f'"{c}"' for c in needed)
+        with self._sql_ds.get_engine().connect() as conn:
+            frame = conn.connection.driver_connection.execute(f"SELECT {cols} FROM ({sql}) AS w").df()
+        name = self._validation_name(target, "pandas")
+        batch = self._pandas_ds.add_dataframe_asset(name).add_batch_definition_whole_dataframe("window")
+        suite = self._suite(target.gate.suite, "pandas", expectations)
+        vd = self._ctx.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
+        res = vd.run(batch_parameters={"dataframe": frame}, result_format=self._result_format(keys),
+                      expectation_parameters=params)
+        return {r.expectation_config.meta.get("id"): r for r in res.results}
+
+    @staticmethod
+    def _outcome(expectation: dict, result, rows_in_window: int) -> ExpectationOutcome:
+        kw = expectation.get("kwargs", {})
+        column = kw.get("column") or (f"{kw['column_A']}, {kw['column_B']}" if "column_A" in kw else None)
+        eid = expectation["meta"]["id"]
+        base = dict(expectation=eid, expectation_type=expectation["type"], column=column,
+                    notes=expectation["meta"].get("notes"))
+        if result is None:
+            return ExpectationOutcome(**base, success=False, rows_evaluated=None, unexpected=None, unexpected_percent=None,
+                                      error="the expectation produced no result")
+        msg = _exception_message(result.exception_info)
+        if msg:
+            return ExpectationOutcome(**base, success=False, rows_evaluated=None, unexpected=None, unexpected_percent=None, error=msg)
+        r = result.result or {}
+        element_count = r.get("element_count")
+        if element_count is None:  # table-level expectation: it looked at the whole window
+            evaluated = rows_in_window
+        else:
+            evaluated = int(element_count) - int(r.get("missing_count") or 0)
+        unexpected = r.get("unexpected_count")
+        if unexpected is None and element_count is None:
+            unexpected = 0 if result.success else 1
+        values = [v for v in (r.get("partial_unexpected_list") or [])][:SAMPLE_SIZE]
+        index = [dict(x) for x in (r.get("partial_unexpected_index_list") or [])][:SAMPLE_SIZE]
+        observed = r.get("observed_value")
+        if observed is None and r.get("details", {}).get("mismatched"):
+            observed = r["details"]["mismatched"]
+        return ExpectationOutcome(
+            **base, success=bool(result.success), rows_evaluated=evaluated,
+            unexpected=None if unexpected is None else int(unexpected),
+            unexpected_percent=_number(r.get("unexpected_percent")),
+            observed_value=observed, unexpected_values=values, unexpected_keys=index,
+        )
+
+    # --- Data Docs ----------------------------------------------------------------------
+    def build_data_docs(self, site_dir: Path) -> Path | None:
+        """GX's own Data Docs (suites and this run's validation results) as a static site."""
+        if self._ctx is None:
+            return None
+        import shutil
+
+        site_dir = Path(site_dir)
+        shutil.rmtree(site_dir, ignore_errors=True)  # the site shows the latest run, not a pile of old ones
+        site_dir.mkdir(parents=True, exist_ok=True)
+        self._ctx.add_data_docs_site(site_name="sop_gates", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+        self._ctx.build_data_docs(site_names=["sop_gates"])
+        return site_dir / "index.html"
