@@ -69,7 +69,8 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
             rows = con.execute(
                 f"""SELECT domain, kpi_id, kpi_date, value, unit, target, status FROM marts.fct_kpi_daily
                     WHERE segment_type = 'all'
-                      AND kpi_date > (SELECT max(kpi_date) FROM marts.fct_kpi_daily) - INTERVAL {TREND_DAYS} DAY
+                    -- each KPI's own newest days: SOP compliance is dated by the check, CLV by cohort month
+                    QUALIFY kpi_date > max(kpi_date) OVER (PARTITION BY kpi_id) - INTERVAL {TREND_DAYS} DAY
                     ORDER BY domain, kpi_id, kpi_date"""
             ).fetchall()
             sop_rows = con.execute(
@@ -84,8 +85,6 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
 
     series: dict[tuple[str, str], list] = defaultdict(list)
     for domain, kpi_id, day, value, unit, target, status in rows:
-        if kpi_id == "sop_compliance_rate":
-            continue
         series[(domain, kpi_id)].append((day, value, unit, target, status))
 
     by_domain: dict[str, list[str]] = defaultdict(list)

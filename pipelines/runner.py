@@ -6,6 +6,7 @@ throw-away instance.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import sys
@@ -48,6 +49,26 @@ class _ProgressHandler(logging.Handler):
             self.print(f"  ✗ step {event.step_key} failed: {err.message.strip() if err else ''}")
 
 
+def _instance() -> dg.DagsterInstance:
+    """DAGSTER_HOME's instance (a throw-away one when unset), its storage created under a file lock.
+
+    Two `kpi run` started together on a new DAGSTER_HOME would otherwise both create the
+    SQLite schemas and one would fail (UNIQUE constraint failed: alembic_version).
+    """
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, ".instance.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        instance = dg.DagsterInstance.get()
+        # Touch every storage so its schema exists before the lock is released.
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_latest_materialization_events([])
+        instance.schedule_storage  # noqa: B018 (created on first access)
+    return instance
+
+
 def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
     """Run a job; progress goes to print_fn (default: stdout), dbt's own log to a file beside the warehouse."""
     from .definitions import defs
@@ -68,7 +89,7 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
         return log
 
     job = defs.resolve_job_def(job_name).with_logger_defs({"progress": progress_logger})
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    instance = _instance()
     # A run killed earlier (SIGKILL) still holds the duckdb_writer slot: free it, or this run waits forever.
     from .warehouse import process_tags, release_dead_writers
 

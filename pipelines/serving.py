@@ -189,7 +189,7 @@ def serving_warehouse(context) -> dg.MaterializeResult:
         ).fetchone()[0]
         turned = kpis_turned_off_target(con) if has_kpis else []
     for alert in turned:
-        alert.run_id = context.run_id
+        alert.run_id = context.run.run_id
         send_alert(alert, settings)
     return dg.MaterializeResult(metadata={
         "kpis_turned_off_target": len(turned),

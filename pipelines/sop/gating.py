@@ -347,7 +347,7 @@ class GatedBuild:
         if self.outcomes:
             with self._timed("writes"):
                 self._ensure_ops_tables()
-                written = write_results(self.warehouse_path, self.context.run_id, self.outcomes, self.started)
+                written = write_results(self.warehouse_path, self.context.run.run_id, self.outcomes, self.started)
             if OPS_RESULTS_KEY in self.selected_keys:
                 failed = [o for o in self.outcomes if not o.passed]
                 yield dg.Output(None, output_name=self.assets_def.get_output_name_for_asset_key(OPS_RESULTS_KEY), metadata={
@@ -367,7 +367,7 @@ class GatedBuild:
         if self.phases:  # a refresh that ran dbt
             with self._timed("writes"):
                 self._ensure_ops_tables()
-                write_refresh(self.warehouse_path, run_id=self.context.run_id, started_at=self.started,
+                write_refresh(self.warehouse_path, run_id=self.context.run.run_id, started_at=self.started,
                               finished_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
                               models_built=sum(len(p.built) for p in self.phases), marts_built=len(marts),
                               models_blocked=len(not_built), blocked_by=sorted(set(self.blocked_by.values())))
@@ -383,7 +383,7 @@ class GatedBuild:
                 from .docs import build_site
 
                 index = build_site(self.docs_dir, registry=self.registry, warehouse_path=self.warehouse_path,
-                                   runner=self._runner, outcomes=self.outcomes, run_id=self.context.run_id)
+                                   runner=self._runner, outcomes=self.outcomes, run_id=self.context.run.run_id)
                 self.context.log.info(f"SOP site: {index}")
             except Exception as exc:  # the site is for readers; never fail the refresh over it
                 self.context.log.warning(f"SOP site not built: {exc!r}")

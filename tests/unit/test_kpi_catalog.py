@@ -37,8 +37,7 @@ SUM_KPIS = {"sf_net_revenue_amount", "mk_spend_amount", "lg_transportation_cost_
 def test_declaration_holds_every_catalogue_kpi_once_with_its_domain():
     catalog = kpi_catalog()
     expected = {k: d for d, ks in CATALOGUE.items() for k in ks} | {k: "logistics" for k in PROCESS_MEASURES}
-    if "sop_compliance_rate" in kpi_catalog():  # SOP_CATALOG.md: the compliance rate next to the KPIs (optional)
-        expected["sop_compliance_rate"] = "sop"
+    expected["sop_compliance_rate"] = "sop"  # SOP_CATALOG.md: the compliance rate next to the KPIs
     assert {k: v["domain"] for k, v in catalog.items()} == expected
 
 

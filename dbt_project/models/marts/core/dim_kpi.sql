@@ -27,23 +27,6 @@ declared as (
         {{ loop.index }} as catalog_order
     {{ 'union all' if not loop.last }}
     {%- endfor %}
-    -- SOP compliance (expectations/sops.yml), added by the SOP gates; not in var kpi_catalog.
-    union all
-    select
-        'sop_compliance_rate' as kpi_id,
-        'SOP compliance rate' as kpi_name,
-        'sop' as domain,
-        'operate_by_procedure' as business_goal_id,
-        'Run every operation by its standard operating procedure, on data that can be trusted' as business_goal,
-        'Owner of each SOP (expectations/sops.yml)' as owner,
-        'rate' as unit,
-        'higher_is_better' as direction,
-        'ratio' as rollup,
-        'day' as grain,
-        'check date (business date on which the gates ran)' as date_basis,
-        {{ sql_text("Passed checks ÷ checks of the SOP's gates that day: every expectation of a data gate (block) or a process gate (warn) evaluated on a non-empty refresh window is one check (marts.fct_sop_compliance_daily). The 'all' row rolls up every SOP.") }} as definition,
-        'fct_sop_compliance_daily' as mart,
-        1000 as catalog_order
 
 ),
 

@@ -113,45 +113,6 @@ final as (
 
     from valued
 
-),
-
--- SOP compliance (expectations/sops.yml; marts.fct_sop_compliance_daily), added by the SOP gates:
--- kpi_id sop_compliance_rate per SOP (segment_type 'sop', segment = sop_id) and for all SOPs
--- ('all'), passed checks / checks. Not in var kpi_catalog (its ids carry a domain prefix).
-sop_compliance_components as (
-
-    select kpi_date, 'sop' as segment_type, sop_id as segment,
-        sop_compliance_rate_numerator as numerator, sop_compliance_rate_denominator as denominator
-    from {{ ref('fct_sop_compliance_daily') }}
-    union all
-    select kpi_date, 'all' as segment_type, 'all' as segment,
-        sum(sop_compliance_rate_numerator) as numerator, sum(sop_compliance_rate_denominator) as denominator
-    from {{ ref('fct_sop_compliance_daily') }}
-    group by kpi_date
-
-),
-
-sop_compliance as (
-
-    select
-        'sop_compliance_rate' as kpi_id,
-        'sop' as domain,
-        components.kpi_date,
-        components.segment_type,
-        components.segment,
-        cast(components.numerator as decimal(38, 10)) as numerator,
-        cast(components.denominator as decimal(38, 10)) as denominator,
-        {{ safe_divide('components.numerator', 'components.denominator') }} as value,
-        'rate' as unit,
-        cast(targets.target as {{ type_double() }}) as target,
-        {{ kpi_status(safe_divide('components.numerator', 'components.denominator'), 'cast(targets.target as ' ~ type_double() ~ ')', 'targets.direction', 'targets.warning_band') }} as status
-
-    from sop_compliance_components as components
-    left join targets
-        on targets.kpi_id = 'sop_compliance_rate'
-
 )
 
 select * from final
-union all
-select * from sop_compliance
