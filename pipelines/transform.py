@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from .dbt_checks import describe_dbt_test, leading_comment
 from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
 from .settings import DBT_PROJECT_DIR, get_settings
@@ -69,8 +71,27 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props["fqn"]
         return fqn[2] if len(fqn) > 3 else "reference"
 
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        # A model without a yml description (the SOP gate views) is described by the comment its
+        # SQL starts with, not by dagster-dbt's default (its raw SQL).
+        if not dbt_resource_props.get("description"):
+            comment = leading_comment(dbt_resource_props.get("raw_code") or "")
+            if comment:
+                return comment
+        return super().get_description(dbt_resource_props)
 
-translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        # The UI shows the rule of every dbt test, not only its generated name (pipelines/dbt_checks.py).
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id], manifest, DBT_PROJECT_DIR))
+
+
+# Code references: "Open in editor" on a dbt asset opens its SQL file (the classes are beta:
+# one warning per model would bury the webserver's log).
+warnings.filterwarnings("ignore", message=r"Class `(LocalFileCodeReference|CodeReferencesMetadataValue)` is currently in beta")
+translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True))
 
 
 def _dbt_env() -> None:
