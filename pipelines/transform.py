@@ -72,13 +72,11 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         return fqn[2] if len(fqn) > 3 else "reference"
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        # A model without a yml description (the SOP gate views) is described by the comment its
-        # SQL starts with, not by dagster-dbt's default (its raw SQL).
-        if not dbt_resource_props.get("description"):
-            comment = leading_comment(dbt_resource_props.get("raw_code") or "")
-            if comment:
-                return comment
-        return super().get_description(dbt_resource_props)
+        # The dbt docs' words only: dagster-dbt appends the raw SQL, which buries them on the asset
+        # page (the SQL is one click away, through the code reference). A model without a yml
+        # description (the SOP gate views) is described by the comment its SQL starts with.
+        own = dbt_resource_props.get("description") or leading_comment(dbt_resource_props.get("raw_code") or "")
+        return own or super().get_description(dbt_resource_props)
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         # The UI shows the rule of every dbt test, not only its generated name (pipelines/dbt_checks.py).
