@@ -78,6 +78,18 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         own = dbt_resource_props.get("description") or leading_comment(dbt_resource_props.get("raw_code") or "")
         return own or super().get_description(dbt_resource_props)
 
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        # "Open in editor" on a dbt asset opens its SQL file. Not dagster-dbt's enable_code_references:
+        # it needs the DbtProject on every event, and the gated step's dbt invocations have none.
+        metadata = super().get_metadata(dbt_resource_props)
+        path = dbt_resource_props.get("original_file_path")
+        if not path or dbt_resource_props["resource_type"] == "source":
+            return metadata
+        with warnings.catch_warnings():  # the classes are beta: one warning per model would bury the log
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            ref = dg.CodeReferencesMetadataValue(code_references=[dg.LocalFileCodeReference(file_path=str(DBT_PROJECT_DIR / path))])
+        return {**metadata, "dagster/code_references": ref}
+
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         # The UI shows the rule of every dbt test, not only its generated name (pipelines/dbt_checks.py).
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
@@ -86,10 +98,7 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id], manifest, DBT_PROJECT_DIR))
 
 
-# Code references: "Open in editor" on a dbt asset opens its SQL file (the classes are beta:
-# one warning per model would bury the webserver's log).
-warnings.filterwarnings("ignore", message=r"Class `(LocalFileCodeReference|CodeReferencesMetadataValue)` is currently in beta")
-translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True))
+translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 def _dbt_env() -> None:
