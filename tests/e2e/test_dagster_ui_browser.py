@@ -163,6 +163,8 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
             page.goto(f"{webserver}/assets/{MART}")
             expect(page.get_by_text("cs_first_response_minutes", exact=True).first).to_be_visible(timeout=30000)
             page.get_by_text("Plots", exact=True).first.click()
+            expect(page.get_by_text("Loading plots")).to_have_count(0, timeout=60000)
+            expect(page.get_by_text("cs_csat_rate", exact=True).first).to_be_visible(timeout=30000)
             page.screenshot(path=str(SCREENSHOTS / "07-mart-kpi-plots.png"))
         finally:
             browser.close()
