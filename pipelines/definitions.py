@@ -2,15 +2,19 @@
 import dagster as dg
 
 from .automation import jobs, schedules, sensors
-from .ingest import landing_specs, raw_assets
+from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
-from .sop import sop_asset_specs, with_sop_owners
+from .sop import sop_asset_specs, with_sop_metadata
 from .transform import dbt_models, dbt_resource
 
 defs = dg.Definitions(
-    # Owners of the SOP registry on the assets its gates check (the checks themselves run in
-    # the dbt step: data gates block what is downstream of broken data, see pipelines/sop/gating.py).
-    assets=with_sop_owners([*landing_specs, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]),
+    # Owners and the GX kind from the SOP registry on the assets its SOPs name (the checks
+    # themselves run in the dbt step: data gates block what is downstream of broken data, see
+    # pipelines/sop/gating.py); "Open in editor" links to the Python that defines each asset
+    # (dbt models link to their SQL through the translator's code references).
+    assets=dg.with_source_code_references(with_sop_metadata(
+        [*landing_specs, load_log_spec, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]
+    )),
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,

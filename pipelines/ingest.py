@@ -1003,5 +1003,18 @@ def build_raw_asset(e: Export) -> dg.AssetsDefinition:
     return _raw
 
 
+# Written by every raw asset in the same transaction as its rows; read by the export-volume
+# gate (SOP-DATA-01). Declared so the UI shows what it is, not a bare stub of a dbt source.
+load_log_spec = dg.AssetSpec(
+    key=dg.AssetKey(["raw", "_load_log"]),
+    description=(
+        "The ingest bookkeeping (`raw._load_log`): one row per landing file a raw asset loaded, with its "
+        "export, checksum, rows loaded and rejected, load time and what was detected (encoding, delimiter). "
+        "Written by every `raw/*` asset; it decides which files are new."
+    ),
+    group_name="sop",
+    kinds={"duckdb"},
+    metadata={"dagster/table_name": LOAD_LOG},
+)
 landing_specs = [landing_spec(e) for e in EXPORTS]
 raw_assets = [build_raw_asset(e) for e in EXPORTS]

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from .dbt_checks import describe_dbt_test, leading_comment
 from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
 from .settings import DBT_PROJECT_DIR, get_settings
@@ -68,6 +70,32 @@ class KpiDbtTranslator(DagsterDbtTranslator):
             return explicit
         fqn = dbt_resource_props["fqn"]
         return fqn[2] if len(fqn) > 3 else "reference"
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        # The dbt docs' words only: dagster-dbt appends the raw SQL, which buries them on the asset
+        # page (the SQL is one click away, through the code reference). A model without a yml
+        # description (the SOP gate views) is described by the comment its SQL starts with.
+        own = dbt_resource_props.get("description") or leading_comment(dbt_resource_props.get("raw_code") or "")
+        return own or super().get_description(dbt_resource_props)
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        # "Open in editor" on a dbt asset opens its SQL file. Not dagster-dbt's enable_code_references:
+        # it needs the DbtProject on every event, and the gated step's dbt invocations have none.
+        metadata = super().get_metadata(dbt_resource_props)
+        path = dbt_resource_props.get("original_file_path")
+        if not path or dbt_resource_props["resource_type"] == "source":
+            return metadata
+        with warnings.catch_warnings():  # the classes are beta: one warning per model would bury the log
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            ref = dg.CodeReferencesMetadataValue(code_references=[dg.LocalFileCodeReference(file_path=str(DBT_PROJECT_DIR / path))])
+        return {**metadata, "dagster/code_references": ref}
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        # The UI shows the rule of every dbt test, not only its generated name (pipelines/dbt_checks.py).
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id], manifest, DBT_PROJECT_DIR))
 
 
 translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -3,16 +3,22 @@
 Data gates (severity block) are blocking checks: a failure stops the models downstream of the
 asset in the run. Process gates (severity warn) report with WARN severity and never block.
 Owners of a check are in its metadata (Dagster checks carry no owners field); the assets the
-gates sit on get the owners of their SOPs (`owners_by_asset`).
+SOPs name get the owners of those SOPs (`owners_by_asset`).
 """
 from __future__ import annotations
 
+import fnmatch
+import functools
 import json
+import re
+from pathlib import Path
 
 import dagster as dg
 
-from .registry import GateTarget, Registry, Sop, registry
+from .registry import GateTarget, Registry, Sop, load_suite, registry
 from .runner import GateOutcome
+
+_ASSET_NAME = re.compile(r"^[a-z_]+(/[a-z0-9_*]+)+$")
 
 
 def asset_key(asset: str) -> dg.AssetKey:
@@ -38,7 +44,7 @@ def check_spec(target: GateTarget, sop: Sop) -> dg.AssetCheckSpec:
         blocking=gate.is_data_gate,
         additional_deps=[validated] if validated else None,
         description=(
-            f"{kind} of {sop.id} {sop.title}: GX suite `expectations/{gate.suite}.json`"
+            f"{kind} of {sop.id} {sop.title}. {suite_rules(gate.suite_path)} GX suite `expectations/{gate.suite}.json`"
             + (f" on `{target.relation}`" if not target.export else f" on the intake query of raw.{target.export}")
             + f". Owner: {sop.owner.role} ({sop.owner.email})."
         ),
@@ -55,27 +61,62 @@ def check_spec(target: GateTarget, sop: Sop) -> dg.AssetCheckSpec:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def suite_rules(path: Path) -> str:
+    """What a suite checks, in the words of its notes: the suite's, then each expectation's id and notes."""
+    suite = load_suite(path)
+    rules = "; ".join(
+        f"{e['meta']['id']}" + (f" ({e['meta']['notes'].rstrip('.')})" if e["meta"].get("notes") else "")
+        for e in suite["expectations"]
+    )
+    return " ".join(filter(None, [suite.get("notes", ""), f"Rules: {rules}."]))
+
+
 def gate_check_specs(reg: Registry | None = None) -> list[dg.AssetCheckSpec]:
     reg = reg or registry()
     return [check_spec(t, reg.sop(t.gate.sop_id)) for t in reg.targets()]
 
 
-def owners_by_asset(reg: Registry | None = None) -> dict[dg.AssetKey, list[str]]:
-    """Owners of every asset an SOP gate sits on or an SOP names as input: its SOPs' owners."""
+def owners_by_asset(keys: list[dg.AssetKey], reg: Registry | None = None) -> dict[dg.AssetKey, list[str]]:
+    """Owners of every asset (of `keys`) an SOP names, from the registry: its SOPs' owners.
+
+    An SOP names an asset when a gate sits on it or validates it, when it is an input or an
+    output (an asset key, `*` matching any name: `landing/*`), or when it is the mart holding
+    one of the SOP's indicators (the KPI catalogue says which).
+    """
+    from ..kpis import kpi_catalog
+
     reg = reg or registry()
+    catalog = kpi_catalog()
+    by_name = {k.to_user_string(): k for k in keys}
     owners: dict[dg.AssetKey, list[str]] = {}
 
-    def add(key: dg.AssetKey, names: list[str]) -> None:
-        current = owners.setdefault(key, [])
-        current.extend(n for n in names if n not in current)
+    def add(pattern: str, sop: Sop) -> None:
+        for name in fnmatch.filter(by_name, pattern) if "*" in pattern else [pattern]:
+            key = by_name.get(name, asset_key(name))
+            current = owners.setdefault(key, [])
+            current.extend(n for n in sop.owner.dagster_owners if n not in current)
 
     for t in reg.targets():
-        add(asset_key(t.asset), reg.sop(t.gate.sop_id).owner.dagster_owners)
+        sop = reg.sop(t.gate.sop_id)
+        add(t.asset, sop)
+        validated = _validated_asset(t)
+        if validated:
+            add(validated.to_user_string(), sop)
     for s in reg.sops:
-        for i in s.inputs:
-            if "*" not in i:
-                add(asset_key(i), s.owner.dagster_owners)
+        for name in (*s.inputs, *s.outputs):
+            if _ASSET_NAME.match(name):  # outputs are mostly prose; only asset keys count
+                add(name, s)
+        for kpi_id in s.indicators:
+            add(f"marts/{catalog[kpi_id]['mart']}", s)
     return owners
+
+
+def gx_asset_keys(reg: Registry | None = None) -> set[dg.AssetKey]:
+    """Assets a Great Expectations suite validates or sits on (shown with the GX kind in the UI)."""
+    reg = reg or registry()
+    keys = {asset_key(t.asset) for t in reg.targets()}
+    return keys | {k for k in map(_validated_asset, reg.targets()) if k}
 
 
 def _plain(value):

@@ -45,7 +45,7 @@ UNIQUE_ID = "dagster_dbt/unique_id"
 def ops_specs() -> list[dg.AssetSpec]:
     """The gate results table, an asset of the dbt step (dbt reads it as source `ops`)."""
     return [
-        dg.AssetSpec(OPS_RESULTS_KEY, group_name="sop", kinds={"duckdb"},
+        dg.AssetSpec(OPS_RESULTS_KEY, group_name="sop", kinds={"duckdb", "great_expectations"},
                      description="One row per expectation of an SOP gate evaluated in a run (GX results): "
                                  "feeds marts.fct_sop_compliance_daily.",
                      metadata={"dagster/table_name": "ops.sop_check_results"}),

@@ -1,4 +1,7 @@
-"""The Dagster UI as a data engineer meets it: `make dev`'s webserver driven by headless Chromium."""
+"""The Dagster UI as a data engineer meets it: `make dev`'s webserver driven by headless Chromium.
+
+What an asset is (description, owners, kinds, code), which SOP gate guards it, a materialization
+launched from the UI, and the KPI values it leaves as plottable numbers."""
 from __future__ import annotations
 
 import json
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.kpis import kpi_marts, kpis_of_mart
 from pipelines.settings import PROJECT_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -26,6 +30,8 @@ SCREENSHOTS = PROJECT_ROOT / "data" / "test-screenshots" / "dagster-ui"
 GROUPS = ["storefront", "helpdesk", "mes", "ads", "finance", "logistics", "customer_service", "serving"]
 MART = "marts/fct_customer_service_daily"
 CHAIN = ["tickets", "stg_helpdesk__tickets", "int_customer_service__tickets", "fct_customer_service_daily"]
+LOCATION = "pipelines.definitions"  # the code location workspace.yaml loads
+GATE_ASSET, GATE_CHECK = "staging/stg_helpdesk__tickets", "sop_cs_01__tickets"
 
 
 def _free_port() -> int:
@@ -34,8 +40,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _graphql(base: str, query: str) -> dict:
-    req = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
+def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
+    req = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
                                  headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)["data"]
@@ -87,6 +93,7 @@ def _dismiss_welcome(page) -> None:
 def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
     from playwright.sync_api import expect, sync_playwright
 
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # only this run's screenshots count below
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     print(f"screenshots: {SCREENSHOTS}")
     with sync_playwright() as p:
@@ -111,10 +118,26 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
             expect(page.get_by_role("tab", name="Checks")).to_be_visible()
             page.screenshot(path=str(SCREENSHOTS / "03-mart-checks.png"))
 
-            # Launch a materialization of the mart and everything upstream of it, as a user would.
-            page.goto(f"{webserver}/assets/{MART}?view=lineage&lineageScope=upstream&lineageDepth=4")
+            # What an asset is, who owns it, what it is made with and where its code is.
+            page.goto(f"{webserver}/assets/raw/tickets")
+            expect(page.get_by_text("Raw tickets export loaded into").first).to_be_visible(timeout=30000)
+            for text in ["Owners", "cs.lead@shop.example", "data.platform@shop.example", "Kinds", "DuckDB",
+                         "Great Expectations", "ingest.py"]:
+                expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=30000)
+            page.screenshot(path=str(SCREENSHOTS / "04-asset-description-owners-kinds.png"))
+
+            # Which SOP gate guards an asset, and its rule.
+            page.goto(f"{webserver}/assets/{GATE_ASSET}?view=checks")
+            page.get_by_text(GATE_CHECK, exact=True).first.click(timeout=30000)
+            expect(page.get_by_text("Data gate (blocking) of SOP-CS-01", exact=False).first).to_be_visible(timeout=30000)
+            expect(page.get_by_text("one_row_per_ticket", exact=False).first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "05-sop-gate-check.png"))
+
+            # Run the nightly job now, from its page, as a user would: every KPI mart, every gate. (A
+            # selection upstream of the marts alone misses exports the SOP gate views read.)
+            page.goto(f"{webserver}/locations/{LOCATION}/jobs/refresh_all")
             page.get_by_role("button", name="Materialize all").first.click(timeout=30000)
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 600
             status = None
             while time.monotonic() < deadline:
                 runs = _graphql(webserver, "{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"]["results"]
@@ -125,7 +148,34 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
             assert len(runs) == 1 and status == "SUCCESS", runs
             page.goto(f"{webserver}/runs/{runs[0]['runId']}")
             expect(page.get_by_text("Success").first).to_be_visible(timeout=30000)
-            page.screenshot(path=str(SCREENSHOTS / "04-run-succeeded.png"))
+            page.screenshot(path=str(SCREENSHOTS / "06-run-succeeded.png"))
+
+            # KPI values are numeric metadata of the run's KPI marts, so the UI plots them run over run.
+            for mart in kpi_marts():
+                if mart == "fct_kpi_daily":
+                    continue
+                entries = _latest_materialization_metadata(webserver, ["marts", mart])
+                kpis = {label: entry for label, entry in entries.items() if label in kpis_of_mart(mart)}
+                assert kpis, f"{mart}: no KPI metadata in {sorted(entries)}"
+                not_float = {k: e for k, e in kpis.items() if e["__typename"] != "FloatMetadataEntry"
+                             or not isinstance(e.get("floatValue"), float)}
+                assert not not_float, f"{mart}: {not_float}"
+            page.goto(f"{webserver}/assets/{MART}")
+            expect(page.get_by_text("cs_first_response_minutes", exact=True).first).to_be_visible(timeout=30000)
+            page.get_by_text("Plots", exact=True).first.click()
+            expect(page.get_by_text("Loading plots")).to_have_count(0, timeout=60000)
+            expect(page.get_by_text("cs_csat_rate", exact=True).first).to_be_visible(timeout=30000)
+            page.screenshot(path=str(SCREENSHOTS / "07-mart-kpi-plots.png"))
         finally:
             browser.close()
-    assert len(list(SCREENSHOTS.glob("*.png"))) >= 4
+    assert len(list(SCREENSHOTS.glob("*.png"))) >= 7
+
+
+def _latest_materialization_metadata(base: str, path: list[str]) -> dict[str, dict]:
+    query = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
+        assetMaterializations(limit: 1) { metadataEntries { label __typename
+          ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intValue } } } } } }"""
+    data = _graphql(base, query, {"key": {"path": path}})["assetOrError"]
+    materializations = data.get("assetMaterializations") or []
+    assert materializations, f"{'/'.join(path)} was not materialized"
+    return {e["label"]: e for e in materializations[0]["metadataEntries"]}
