@@ -2,6 +2,7 @@
 import dagster as dg
 
 from .automation import jobs, schedules, sensors
+from .freshness import freshness_checks
 from .ingest import landing_specs, raw_assets
 from .serving import serving_assets
 from .sop import sop_asset_specs, with_sop_owners
@@ -11,6 +12,7 @@ defs = dg.Definitions(
     # Owners of the SOP registry on the assets its gates check (the checks themselves run in
     # the dbt step: data gates block what is downstream of broken data, see pipelines/sop/gating.py).
     assets=with_sop_owners([*landing_specs, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]),
+    asset_checks=[freshness_checks],
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,

@@ -140,6 +140,7 @@ class GatedBuild:
 
     def __init__(self, context: dg.AssetExecutionContext, dbt, *, manifest: Mapping[str, Any], translator,
                  registry: Registry, warehouse_path: Path, target_path: Path, docs_dir: Path | None,
+                 dbt_args: list[str] | None = None,
                  wrap_events: Callable[[Iterable], Iterable] = lambda events: events, now: dt.datetime | None = None):
         self.context = context
         self.dbt = dbt
@@ -150,6 +151,7 @@ class GatedBuild:
         self.warehouse_path = Path(warehouse_path)
         self.target_path = Path(target_path)
         self.docs_dir = docs_dir
+        self.dbt_args = list(dbt_args or [])  # the partition window (--vars) or --full-refresh, on both phases
         self.wrap_events = wrap_events
         self.started = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.assets_def = context.assets_def
@@ -210,7 +212,8 @@ class GatedBuild:
         self.phases.append(phase)
         self.context.log.info(f"dbt build, phase {phase.name}: {len(uids)} model(s) and seed(s)")
         invocation = self.dbt.cli(
-            ["build", "--indirect-selection", "buildable", "--select", " ".join(self.graph.selector(u) for u in uids)],
+            ["build", *self.dbt_args, "--indirect-selection", "buildable",
+             "--select", " ".join(self.graph.selector(u) for u in uids)],
             manifest=self.manifest, dagster_dbt_translator=self.translator,
             target_path=self.target_path, raise_on_error=False,
         )
