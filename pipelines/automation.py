@@ -1,9 +1,11 @@
-"""Jobs, the nightly schedule and the new-export sensor."""
+"""Jobs, the nightly schedule, the freshness schedule and the new-export sensor."""
+import datetime as dt
 import json
 
 import dagster as dg
 
 from .exports import EXPORTS
+from .freshness import freshness_checks
 from .ingest import ContractViolation, discover_files, raw_asset_key
 from .settings import get_settings
 
@@ -20,6 +22,12 @@ ingest_exports = dg.define_asset_job(
     description="Load new or changed landing files into raw (started by the new-export sensor).",
 )
 
+export_freshness = dg.define_asset_job(
+    "export_freshness",
+    selection=dg.AssetSelection.checks(freshness_checks),
+    description="Freshness of every export (its cadence) and of the KPI marts (SOP-MK-02's limit); nothing is built.",
+)
+
 _settings = get_settings()
 
 
@@ -29,15 +37,29 @@ _settings = get_settings()
     cron_schedule=_settings.nightly_cron,
     execution_timezone=_settings.business_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Refresh everything for the business day that just ended (KPI_NIGHTLY_CRON, business timezone).",
+    description="Refresh the business day that just ended (its partition: incremental dbt models rebuild that day "
+                "and KPI_INCREMENTAL_LOOKBACK_DAYS before it) at KPI_NIGHTLY_CRON in the business timezone.",
 )
 def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     # The scheduled time is in the business timezone: at 02:00 the day before is complete.
-    covers = (context.scheduled_execution_time - __import__("datetime").timedelta(days=1)).date()
+    covers = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
     return dg.RunRequest(
         run_key=f"nightly-{covers.isoformat()}",
+        partition_key=covers.isoformat(),
         tags={"kpi/trigger": "nightly_schedule", "kpi/covers_date": covers.isoformat()},
     )
+
+
+@dg.schedule(
+    name="export_freshness_hourly",
+    job=export_freshness,
+    cron_schedule="15 * * * *",
+    execution_timezone=_settings.business_timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every hour: a stale export (or marts not refreshed in time) shows as a failed freshness check.",
+)
+def export_freshness_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(tags={"kpi/trigger": "freshness_schedule"})
 
 
 def _file_signatures(landing_dir) -> tuple[dict[str, tuple[str, str]], list[str]]:
@@ -108,6 +130,6 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     alert_for_failed_run(context.instance, run.run_id, run.job_name)
 
 
-jobs = [refresh_all, ingest_exports]
-schedules = [nightly_refresh]
+jobs = [refresh_all, ingest_exports, export_freshness]
+schedules = [nightly_refresh, export_freshness_hourly]
 sensors = [new_export_files, alert_on_run_failure]

@@ -39,7 +39,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
     from .sop.report import print_sop_summary
 
-    ok = run_job(args.job)
+    ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None)
     settings = get_settings()
     if settings.sop_gates:
         print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
     r = sub.add_parser("run", help="materialize a job in this process (default: everything)")
     r.add_argument("--job", default="refresh_all")
+    r.add_argument("--partition", metavar="DAY[..DAY]",
+                   help="run for a business day or a range of days (one run): incremental dbt models rebuild that "
+                        "window and KPI_INCREMENTAL_LOOKBACK_DAYS before it (default: a full refresh of every day)")
+    r.add_argument("--full-refresh", action="store_true",
+                   help="rebuild the incremental dbt models from scratch (the default without --partition)")
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("summary", help="print the KPIs of the last complete week from the warehouse")

@@ -2,6 +2,7 @@
 import dagster as dg
 
 from .automation import jobs, schedules, sensors
+from .freshness import freshness_checks
 from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
 from .sop import sop_asset_specs, with_sop_metadata
@@ -15,6 +16,7 @@ defs = dg.Definitions(
     assets=dg.with_source_code_references(with_sop_metadata(
         [*landing_specs, load_log_spec, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]
     )),
+    asset_checks=[freshness_checks],
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,

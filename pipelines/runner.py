@@ -69,8 +69,34 @@ def _instance() -> dg.DagsterInstance:
     return instance
 
 
-def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
-    """Run a job; progress goes to print_fn (default: stdout), dbt's own log to a file beside the warehouse."""
+def partition_tags(partitions: str | None) -> dict[str, str]:
+    """`DAY` or `FIRST..LAST` (business dates) → the run tags of one partition or of a range (one run)."""
+    if not partitions:
+        return {}
+    from .partitions import DAILY
+
+    first, _, last = partitions.partition("..")
+    last = last or first
+    keys = set(DAILY.get_partition_keys())
+    for day in (first, last):
+        if day not in keys:
+            raise ValueError(f"partition {day!r}: not a day of the daily partitions "
+                             f"({DAILY.start:%Y-%m-%d} up to yesterday, YYYY-MM-DD; KPI_PARTITIONS_START sets the first)")
+    if first > last:
+        raise ValueError(f"partition range {partitions!r}: the first day is after the last")
+    if first == last:
+        return {"dagster/partition": first}
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | None = None,
+            full_refresh: bool | None = None) -> bool:
+    """Run a job; progress goes to print_fn (default: stdout), dbt's own log to a file beside the warehouse.
+
+    `partitions`: a day or `FIRST..LAST` (one run; the incremental dbt models rebuild that window).
+    Without it, a full refresh: the run of the newest day with `full_refresh` (every day rebuilt).
+    `full_refresh` (default: when no partition is given) rebuilds the incremental models from scratch.
+    """
     from .definitions import defs
     from .settings import get_settings
 
@@ -89,6 +115,16 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
         return log
 
     job = defs.resolve_job_def(job_name).with_logger_defs({"progress": progress_logger})
+    if full_refresh is None:
+        full_refresh = not partitions
+    if not partitions and job.partitions_def is not None:
+        # Dagster cannot run partitioned assets with partitioned parents outside a partition: a
+        # full refresh is the newest day's run with --full-refresh (dbt rebuilds every day).
+        partitions = job.partitions_def.get_last_partition_key()
+    tags = partition_tags(partitions)
+    run_config: dict = {"loggers": {"progress": {}}}
+    if full_refresh and "dbt_models" in job.graph.node_dict:
+        run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
     instance = _instance()
     # A run killed earlier (SIGKILL) still holds the duckdb_writer slot: free it, or this run waits forever.
     from .warehouse import process_tags, release_dead_writers
@@ -97,8 +133,10 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
     t0 = time.perf_counter()
     # dagster-dbt echoes every dbt log line to stdout: keep it in a file, not on the console.
     with instance, open(run_log, "w") as log_file, contextlib.redirect_stdout(log_file):
+        partition_key = tags.pop("dagster/partition", None)
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=process_tags()
+            instance=instance, raise_on_error=False, run_config=run_config, tags={**process_tags(), **tags},
+            partition_key=partition_key,
         )
         if not result.success:
             # No daemon watches in-process runs: raise the failure alert here.

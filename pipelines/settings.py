@@ -18,6 +18,19 @@ def _path(var: str, default: str) -> Path:
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
+def _non_negative_int(var: str, default: int) -> int:
+    raw = os.environ.get(var)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{var}={raw!r}: expected a whole number of days (e.g. {default})") from None
+    if value < 0:
+        raise ValueError(f"{var}={raw!r}: must be 0 or more")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -31,6 +44,8 @@ class Settings:
     sop_docs_dir: Path
     sop_gates: bool
     nightly_cron: str
+    partitions_start: str
+    lookback_days: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,6 +65,10 @@ class Settings:
             # SOP gates on (default). `off` only to measure what they cost: no checks, one dbt build.
             sop_gates=(os.environ.get("KPI_SOP_GATES") or "on").lower() not in ("0", "off", "false", "no"),
             nightly_cron=os.environ.get("KPI_NIGHTLY_CRON") or "0 2 * * *",
+            # First day of the daily partitions (a backfill cannot start earlier).
+            partitions_start=os.environ.get("KPI_PARTITIONS_START") or "2024-01-01",
+            # A nightly run recomputes this many days before its partition: late events land there.
+            lookback_days=_non_negative_int("KPI_INCREMENTAL_LOOKBACK_DAYS", 3),
         )
 
     @property

@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from .dbt_checks import describe_dbt_test, leading_comment
 from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
+from .partitions import DAILY, SINGLE_RUN, run_window
 from .settings import DBT_PROJECT_DIR, get_settings
 
 # The venv's own dbt: a webserver started without an activated venv has no `dbt` on PATH.
@@ -107,6 +108,26 @@ def _dbt_env() -> None:
     os.environ.update(get_settings().dbt_env())
 
 
+class DbtRunConfig(dg.Config):
+    """Run config of the dbt step (Launchpad: ops.dbt_models.config)."""
+
+    full_refresh: bool = False  # rebuild the incremental models from scratch (dbt --full-refresh), every day
+
+
+def dbt_window_args(context: dg.AssetExecutionContext, config: DbtRunConfig) -> list[str]:
+    """`--full-refresh`, or the partition window as `--vars` (none: an unpartitioned run rebuilds every day)."""
+    if config.full_refresh:
+        context.log.info("dbt: full refresh (incremental models rebuilt from scratch)")
+        return ["--full-refresh"]
+    window = run_window(context)
+    if window is None:
+        return []
+    context.log.info(f"dbt: incremental window {window.min_date}..{window.max_date} ({window.reason})")
+    # dbt unit tests check model code on fixtures, not the data: a full refresh (and CI) runs them;
+    # a nightly partition runs the same code again, and they cost it several seconds.
+    return ["--vars", json.dumps(window.dbt_vars()), "--exclude", "test_type:unit"]
+
+
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
 # run, dagster-dbt's default, re-parses the whole project every time).
 RUN_TARGET_PATH = dbt_project.target_path / "run"
@@ -138,12 +159,15 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
         allow_arbitrary_check_specs=True,  # the intake gates sit on the raw assets
         pool=DUCKDB_WRITER_POOL,
         op_tags={"kind": "dbt"},
+        partitions_def=DAILY,
+        backfill_policy=SINGLE_RUN,
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         _dbt_env()
         settings = get_settings()
         yield from GatedBuild(
             context, dbt, manifest=manifest, translator=translator, registry=registry(),
+            dbt_args=dbt_window_args(context, config),
             warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
             # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
             wrap_events=lambda events: with_kpi_metadata(events, context),
@@ -155,12 +179,13 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
 def _plain_dbt_assets() -> dg.AssetsDefinition:
     """One `dbt build`, no SOP gates (KPI_SOP_GATES=off: only to measure what the gates cost)."""
 
-    @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, pool=DUCKDB_WRITER_POOL)
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, pool=DUCKDB_WRITER_POOL,
+                partitions_def=DAILY, backfill_policy=SINGLE_RUN)
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         _dbt_env()
         # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
         yield from with_kpi_metadata(
-            dbt.cli(["build"], context=context, target_path=RUN_TARGET_PATH).stream(), context
+            dbt.cli(["build", *dbt_window_args(context, config)], context=context, target_path=RUN_TARGET_PATH).stream(), context
         )
 
     return dbt_models

@@ -49,6 +49,10 @@ class Export:
     cadence: Literal["daily", "snapshot"] = "daily"
     delimiter: str = ","
     extra: dict = field(default_factory=dict)
+    # Freshness: hours the newest load may age before the export counts as stale. Default by
+    # cadence: a daily export is due every day (24 h + 2 h for the nightly run's slack); a
+    # snapshot is re-delivered only when it changes, so only its first delivery is expected.
+    max_age_hours: float | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -60,6 +64,12 @@ class Export:
         for c in self.columns:
             if c.name in self.primary_key and (c.nullable or not c.required):
                 raise ValueError(f"export {self.name}: primary-key column {c.name!r} must be required and not nullable")
+
+    @property
+    def expected_max_age_hours(self) -> float | None:
+        if self.max_age_hours is not None:
+            return self.max_age_hours
+        return 26.0 if self.cadence == "daily" else None
 
     @property
     def column_names(self) -> list[str]:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import signal
+import subprocess
 import time
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -123,6 +125,18 @@ class DbtGraph:
         return ".".join(self.node(uid)["fqn"])
 
 
+def _stop(process, grace_seconds: float = 30) -> None:
+    """Interrupt a dbt process as Ctrl-C would (dbt rolls back and releases its connection), then kill it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # --- the step body ---------------------------------------------------------------------------
 
 @dataclass
@@ -140,6 +154,7 @@ class GatedBuild:
 
     def __init__(self, context: dg.AssetExecutionContext, dbt, *, manifest: Mapping[str, Any], translator,
                  registry: Registry, warehouse_path: Path, target_path: Path, docs_dir: Path | None,
+                 dbt_args: list[str] | None = None,
                  wrap_events: Callable[[Iterable], Iterable] = lambda events: events, now: dt.datetime | None = None):
         self.context = context
         self.dbt = dbt
@@ -150,6 +165,7 @@ class GatedBuild:
         self.warehouse_path = Path(warehouse_path)
         self.target_path = Path(target_path)
         self.docs_dir = docs_dir
+        self.dbt_args = list(dbt_args or [])  # the partition window (--vars) or --full-refresh, on both phases
         self.wrap_events = wrap_events
         self.started = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.assets_def = context.assets_def
@@ -210,11 +226,18 @@ class GatedBuild:
         self.phases.append(phase)
         self.context.log.info(f"dbt build, phase {phase.name}: {len(uids)} model(s) and seed(s)")
         invocation = self.dbt.cli(
-            ["build", "--indirect-selection", "buildable", "--select", " ".join(self.graph.selector(u) for u in uids)],
+            ["build", *self.dbt_args, "--indirect-selection", "buildable",
+             "--select", " ".join(self.graph.selector(u) for u in uids)],
             manifest=self.manifest, dagster_dbt_translator=self.translator,
             target_path=self.target_path, raise_on_error=False,
         )
-        yield from self.wrap_events(self._as_step_events(invocation.stream(), phase))
+        try:
+            yield from self.wrap_events(self._as_step_events(invocation.stream(), phase))
+        except BaseException:
+            # Our side failed (or the step was closed) while dbt still runs: stop it, or it keeps
+            # the warehouse lock and every later writer of this run (alerts, the next run) waits on it.
+            _stop(invocation.process)
+            raise
         phase.ok = invocation.is_successful()
         if not phase.ok:
             phase.errors = self._dbt_errors(invocation)

@@ -137,6 +137,11 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
             # selection upstream of the marts alone misses exports the SOP gate views read.)
             page.goto(f"{webserver}/locations/{LOCATION}/jobs/refresh_all")
             page.get_by_role("button", name="Materialize all").first.click(timeout=30000)
+            # The daily exports and the dbt models are partitioned: the launch dialog asks which days.
+            # The newest day is what the nightly schedule runs.
+            page.get_by_role("button", name="Latest", exact=True).first.click(timeout=30000)
+            page.screenshot(path=str(SCREENSHOTS / "04a-launch-latest-partition.png"))
+            page.get_by_role("button", name="Launch 1 run").first.click(timeout=30000)
             deadline = time.monotonic() + 600
             status = None
             while time.monotonic() < deadline:

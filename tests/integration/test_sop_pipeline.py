@@ -34,8 +34,10 @@ def gated_run(tmp_path_factory):
         generate_demo_exports(root / "landing", days=DAYS, scale=SCALE, seed=SEED, end_date=END, progress=None, faults=FAULTS)
         from pipelines.definitions import defs
 
-        result = defs.resolve_job_def("refresh_all").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        job = defs.resolve_job_def("refresh_all")
+        # As `kpi run` does: the newest day's partition (a first build: every day is built).
+        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                                        partition_key=job.partitions_def.get_last_partition_key())
         yield Settings.from_env(), result, defs
 
 

@@ -12,19 +12,27 @@ from pipelines.exports import BY_NAME
 from tests.conftest import write_csv
 
 
-def test_nightly_schedule_requests_a_full_refresh_of_the_day_before():
+def test_nightly_schedule_requests_the_partition_of_the_day_before():
     assert nightly_refresh.cron_schedule == "0 2 * * *"
     when = dt.datetime(2026, 3, 5, 2, 0, tzinfo=ZoneInfo("UTC"))
     with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=_repo())
         request = nightly_refresh.evaluate_tick(ctx).run_requests[0]
     assert nightly_refresh.job_name == "refresh_all"
     assert request.run_key == "nightly-2026-03-04"
+    assert request.partition_key == "2026-03-04"  # the incremental dbt models rebuild that day (+ lookback)
     assert request.tags["kpi/trigger"] == "nightly_schedule" and request.tags["kpi/covers_date"] == "2026-03-04"
 
 
+def _repo():
+    # The daemon evaluates with the code location's repository: it checks the partition key exists.
+    from pipelines.definitions import defs
+
+    return defs.get_repository_def()
+
+
 def _tick(instance, cursor):
-    result = new_export_files.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    result = new_export_files.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=_repo()))
     return result.run_requests or [], result.cursor
 
 

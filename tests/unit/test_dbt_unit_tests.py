@@ -22,6 +22,7 @@ REQUIRED_UNIT_TESTS = {
     "fct_cs_daily_csat_and_empty_denominators",
     "int_fx_cross_rates_and_weekend_carry_forward",
     "int_fx_direct_rates_when_base_is_the_quote",
+    "int_sf_sessions_incremental_rebuilds_only_the_window_days",
 }
 
 

@@ -1,18 +1,32 @@
 {#- One row per web session with its segment (sales channel, device), its campaign (last
     touch: the session's utm_campaign matched to a campaign's UTM tag) and the funnel flags the
-    storefront and marketing conversion KPIs count. -#}
+    storefront and marketing conversion KPIs count.
+
+    Incremental by session_date (the largest model: every web session and event). A session
+    belongs to the day it started and its flags come from its own events and orders, which
+    happen after it started: rebuilding the window's days from events at or after the window's
+    first day gives the same rows as a full build. A changed UTM tag of a campaign re-tags old
+    sessions only on a full refresh. -#}
+{{ config(**incremental_by_date('session_date')) }}
+{%- set windowed = is_incremental() and incremental_window_set() %}
 
 with
 
 sessions as (
 
     select * from {{ ref('stg_storefront__web_sessions') }}
+    {%- if windowed %}
+    where {{ after_incremental_window_start('started_at') }}
+    {%- endif %}
 
 ),
 
 web_events as (
 
     select * from {{ ref('stg_storefront__web_events') }}
+    {%- if windowed %}
+    where {{ after_incremental_window_start('occurred_at') }}
+    {%- endif %}
 
 ),
 
@@ -91,3 +105,6 @@ final as (
 )
 
 select * from final
+{%- if windowed %}
+where {{ in_incremental_window('session_date') }}
+{%- endif %}

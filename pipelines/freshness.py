@@ -1,0 +1,112 @@
+"""Freshness: is every export delivered at its cadence, and were the KPI marts refreshed in time?
+
+One asset check `freshness` per raw export (from `raw._load_log`: when its newest file was
+loaded, against the export contract's cadence) and one on marts/fct_kpi_daily (from
+`ops.sop_refresh_log`: when the newest refresh that rebuilt the KPI marts finished). The marts'
+limit is SOP-MK-02's own (the `max_value` of its suite `sop_mk_02__mart_refresh`, 26 h): the gate
+judges the gap between consecutive refreshes when a refresh runs, this check judges the age of
+the newest one whenever it is evaluated, so a refresh that never ran shows as stale too.
+
+They run in every refresh and on their own schedule (`export_freshness`, hourly), WARN severity:
+a late export is a reason to look, not to stop the KPIs of the other exports.
+"""
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from .exports import EXPORTS, Export
+from .ingest import DUCKDB_WRITER_POOL, LOAD_LOG, raw_asset_key
+from .settings import get_settings
+
+CHECK_NAME = "freshness"
+MARTS_KEY = dg.AssetKey(["marts", "fct_kpi_daily"])
+MART_REFRESH_SUITE = "sop_mk_02__mart_refresh"
+
+
+def mart_max_age_hours() -> float:
+    """SOP-MK-02's limit between mart refreshes: one home, the suite the business edits."""
+    from .sop.registry import EXPECTATIONS_DIR, load_suite
+
+    path = EXPECTATIONS_DIR / f"{MART_REFRESH_SUITE}.json"
+    for exp in load_suite(path)["expectations"]:
+        if exp["kwargs"].get("column") == "hours_since_previous_refresh" and exp["kwargs"].get("max_value") is not None:
+            return float(exp["kwargs"]["max_value"])
+    raise ValueError(f"{path}: no max_value on hours_since_previous_refresh (the marts' refresh limit)")
+
+
+@dataclass(frozen=True)
+class Freshness:
+    key: dg.AssetKey
+    what: str
+    last: dt.datetime | None  # UTC
+    max_age_hours: float | None
+    now: dt.datetime
+
+    @property
+    def age_hours(self) -> float | None:
+        return None if self.last is None else round((self.now - self.last).total_seconds() / 3600, 2)
+
+    @property
+    def passed(self) -> bool:
+        if self.last is None:
+            return False  # never delivered (or never refreshed)
+        return self.max_age_hours is None or self.age_hours <= self.max_age_hours
+
+    @property
+    def description(self) -> str:
+        if self.last is None:
+            return f"{self.what}: never"
+        limit = "no age limit" if self.max_age_hours is None else f"limit {self.max_age_hours:g} h"
+        return f"{self.what} {self.age_hours:g} h ago ({self.last:%Y-%m-%d %H:%M} UTC; {limit})"
+
+
+def evaluate(warehouse_path: Path, now: dt.datetime | None = None, exports: tuple[Export, ...] = EXPORTS) -> list[Freshness]:
+    """Freshness of every export and of the KPI marts, as of `now` (UTC, default: the clock)."""
+    from .warehouse import connect
+
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    last_load: dict[str, dt.datetime] = {}
+    last_refresh = None
+    if Path(warehouse_path).exists():
+        with connect(warehouse_path, read_only=True) as con:
+            tables = {r[0] for r in con.execute(
+                "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+            if LOAD_LOG in tables:
+                last_load = dict(con.execute(f"SELECT export, max(loaded_at) FROM {LOAD_LOG} GROUP BY export").fetchall())
+            if "ops.sop_refresh_log" in tables:
+                last_refresh = con.execute(
+                    "SELECT max(finished_at) FROM ops.sop_refresh_log WHERE marts_built > 0").fetchone()[0]
+    out = [Freshness(raw_asset_key(e), f"{e.cadence} export {e.name}: newest file loaded", last_load.get(e.name),
+                     e.expected_max_age_hours, now) for e in exports]
+    out.append(Freshness(MARTS_KEY, "KPI marts: last refresh finished", last_refresh, mart_max_age_hours(), now))
+    return out
+
+
+def _result(f: Freshness) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=f.key, check_name=CHECK_NAME, passed=f.passed, severity=dg.AssetCheckSeverity.WARN,
+        description=f.description,
+        metadata={"last_update_utc": str(f.last) if f.last else "never", "age_hours": f.age_hours,
+                  "max_age_hours": f.max_age_hours, "evaluated_at_utc": str(f.now)},
+    )
+
+
+@dg.multi_asset_check(
+    name="freshness_checks",
+    specs=[dg.AssetCheckSpec(CHECK_NAME, asset=raw_asset_key(e),
+                             description=f"A file of the {e.cadence} export {e.name} was loaded within "
+                                         + (f"{e.expected_max_age_hours:g} h" if e.expected_max_age_hours else "its first delivery"))
+           for e in EXPORTS]
+          + [dg.AssetCheckSpec(CHECK_NAME, asset=MARTS_KEY,
+                               description="The KPI marts were refreshed within SOP-MK-02's limit (suite sop_mk_02__mart_refresh)")],
+    can_subset=True,
+    # A reader: it waits for the writers' lane instead of meeting a writer's lock.
+    pool=DUCKDB_WRITER_POOL,
+)
+def freshness_checks(context: dg.AssetCheckExecutionContext):
+    wanted = set(context.selected_asset_check_keys)
+    for f in evaluate(get_settings().warehouse_path):
+        if dg.AssetCheckKey(f.key, CHECK_NAME) in wanted:
+            yield _result(f)
