@@ -90,8 +90,8 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, log_path:
 
 # --- data -------------------------------------------------------------------------------------
 
-def bench_folder(scale: float, days: int, seed: int, end_date: dt.date) -> Path:
-    return BENCH_ROOT / f"scale{scale:g}_days{days}_seed{seed}_{end_date.isoformat()}"
+def bench_folder(scale: float, days: int, seed: int, end_date: dt.date, root: Path = BENCH_ROOT) -> Path:
+    return root / f"scale{scale:g}_days{days}_seed{seed}_{end_date.isoformat()}"
 
 
 def ensure_data(folder: Path, *, scale: float, days: int, seed: int, end_date: dt.date) -> dict:
@@ -204,7 +204,12 @@ def _raw_select(e: Export, landing: Path) -> str:
     cols = ", ".join(f'cast("{c.name}" as {c.type}) as "{c.name}"' for c in e.columns)
     types = "{" + ", ".join(f"'{c.name}': '{c.type}'" for c in e.columns) + "}"
     if e.format == "csv":
-        src = f"read_csv('{glob}', header = true, union_by_name = true, filename = true, delim = '{e.delimiter}', types = {types})"
+        # Columns named in the first file's header order, no sniffing: the fastest plain read_csv of many files.
+        first = next(iter(sorted(landing.glob(e.file_glob))), None)
+        header = first.open().readline().strip().split(e.delimiter) if first else e.column_names
+        named = "{" + ", ".join(f"'{h}': '{e.column(h).type}'" for h in header) + "}"
+        src = (f"read_csv('{glob}', header = true, auto_detect = false, filename = true, delim = '{e.delimiter}', "
+               f"quote = '\"', escape = '\"', columns = {named})")
     elif e.format == "jsonl":
         src = f"read_json('{glob}', format = 'newline_delimited', filename = true, columns = {types})"
     else:
@@ -510,7 +515,7 @@ def render_markdown(r: dict) -> str:
         "",
         "## Side by side (seconds, peak memory of the process tree)",
         "",
-        "| | ingest | transform | gates | publish | overhead | total | peak memory |",
+        "| | ingest | transform (dbt) | gates | publish | overhead | total | peak memory |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         f"| pipeline (`kpi run`, full refresh) | {_fmt(s['ingest'])} | {_fmt(s['dbt'])} | {_fmt(s['gates'])} | "
         f"{_fmt(s['publish'])} | {_fmt(s['overhead'])} | **{_fmt(s['total'])}** | {_fmt(_gb(p['peak_rss_bytes']), 2, ' GB')} |",
@@ -540,12 +545,12 @@ def render_markdown(r: dict) -> str:
     ]
 
     def row(name, value, target, ok, digits=2, unit=""):
-        mark = "—" if value is None else ("met" if ok else "**missed**")
+        mark = "" if value is None or ok is None else ("met" if ok else "**missed**")
         lines.append(f"| {name} | {_fmt(value, digits, unit)} | {target} | {mark} |")
 
     row("pipeline ÷ floor (full refresh, totals)", rt["pipeline_over_floor"], "≤ 2.0", (rt["pipeline_over_floor"] or 99) <= 2.0)
-    row("pipeline ÷ floor (transform: dbt ÷ compiled SQL)", rt["transform_over_floor"], "(info)", True)
-    row("pipeline ÷ floor (ingest)", rt["ingest_over_floor"], "(info)", True)
+    row("pipeline ÷ floor (transform: dbt ÷ compiled SQL)", rt["transform_over_floor"], "(info)", None)
+    row("pipeline ÷ floor (ingest)", rt["ingest_over_floor"], "(info)", None)
     row("baseline ÷ pipeline", rt["baseline_over_pipeline"], "≥ 3 (or baseline OOM)",
         (rt["baseline_over_pipeline"] or 0) >= 3 or b.get("oom", False))
     row("peak memory (pipeline)", _gb(p["peak_rss_bytes"]), "≤ 6 GB", _gb(p["peak_rss_bytes"]) <= 6, unit=" GB")
@@ -583,12 +588,12 @@ def _machine() -> dict:
 
 
 def bench(*, scale: float, days: int, seed: int = 42, end_date: dt.date = DEFAULT_END_DATE, out: Path,
-          incremental_cmd: str | None = None, skip_baseline: bool = False) -> dict:
+          incremental_cmd: str | None = None, skip_baseline: bool = False, root: Path = BENCH_ROOT) -> dict:
     """The whole benchmark; writes out/bench_<scale>.json and .md and returns the report."""
     bindir = Path(sys.executable).parent
     kpi, dbt = str(bindir / "kpi"), str(bindir / "dbt")
     machine = _machine()
-    folder = bench_folder(scale, days, seed, end_date)
+    folder = bench_folder(scale, days, seed, end_date, root)
     folder.mkdir(parents=True, exist_ok=True)
     data = ensure_data(folder, scale=scale, days=days, seed=seed, end_date=end_date)
 
@@ -622,10 +627,9 @@ def bench(*, scale: float, days: int, seed: int = 42, end_date: dt.date = DEFAUL
 
     _say("checking that the three agree")
     agreement = compare(pipeline_wh, folder / "floor" / WAREHOUSE_NAME, baseline_path if baseline["success"] else None)
-    from . import exports  # noqa: F401  (the KPI ids come from the dbt catalogue, read through the warehouse)
     from .warehouse import connect
 
-    con = connect(pipeline_wh, read_only=True)
+    con = connect(pipeline_wh, read_only=True)  # every KPI id of the catalogue, as dbt built dim_kpi from it
     all_kpis = [k for (k,) in con.execute("select kpi_id from marts.dim_kpi where domain <> 'sop' order by 1").fetchall()]
     con.close()
     p_total, f_total = pipeline["stages"]["total"], floor["process_seconds"]
@@ -652,9 +656,9 @@ def bench(*, scale: float, days: int, seed: int = 42, end_date: dt.date = DEFAUL
         "targets": TARGETS,
     }
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"bench_{scale:g}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
-    stem.with_suffix(".md").write_text(render_markdown(report))
+    stem = out / f"bench_{scale:g}"  # not with_suffix: the scale has a dot
+    Path(f"{stem}.json").write_text(json.dumps(report, indent=1, default=str))
+    Path(f"{stem}.md").write_text(render_markdown(report))
     _say(f"wrote {stem}.json and {stem}.md")
     return report
 

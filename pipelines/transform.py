@@ -79,6 +79,10 @@ def _dbt_env() -> None:
     os.environ.update(get_settings().dbt_env())
 
 
+# dbt unit tests check model logic on fixed inputs: they belong to `make test`
+# (tests/unit/test_dbt_unit_tests.py), not to every refresh, where they cost ~8 s (kpi bench).
+DBT_REFRESH_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
 # run, dagster-dbt's default, re-parses the whole project every time).
 RUN_TARGET_PATH = dbt_project.target_path / "run"
@@ -132,7 +136,7 @@ def _plain_dbt_assets() -> dg.AssetsDefinition:
         _dbt_env()
         # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
         yield from with_kpi_metadata(
-            dbt.cli(["build"], context=context, target_path=RUN_TARGET_PATH).stream(), context
+            dbt.cli(["build", *DBT_REFRESH_EXCLUDES], context=context, target_path=RUN_TARGET_PATH).stream(), context
         )
 
     return dbt_models
