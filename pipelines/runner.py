@@ -26,10 +26,14 @@ class _ProgressHandler(logging.Handler):
         self.step_started: dict[str, float] = {}
         self.step_seconds: dict[str, float] = {}
         self.dbt_step_split: dict[str, float] = {}
+        self.first_step_at: float | None = None
+        self.event_counts: dict[str, int] = {}
 
     def _time_steps(self, kind: str, step_key: str | None, message: str) -> None:
+        self.event_counts[kind or "LOG"] = self.event_counts.get(kind or "LOG", 0) + 1
         if kind == "STEP_START" and step_key:
             self.step_started[step_key] = time.perf_counter()
+            self.first_step_at = self.first_step_at or self.step_started[step_key]
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step_key in self.step_started:
             self.step_seconds[step_key] = time.perf_counter() - self.step_started[step_key]
         elif kind is None and message.startswith("dbt step time: "):  # logged by sop/gating.py
@@ -86,7 +90,7 @@ def _instance() -> dg.DagsterInstance:
     return instance
 
 
-def _write_timings(handler: _ProgressHandler, run_seconds: float, success: bool) -> None:
+def _write_timings(handler: _ProgressHandler, t0: float, success: bool) -> None:
     """When KPI_TIMINGS_PATH is set (by `kpi bench`), write where the run's time went as JSON."""
     path = os.environ.get("KPI_TIMINGS_PATH")
     if not path:
@@ -94,8 +98,10 @@ def _write_timings(handler: _ProgressHandler, run_seconds: float, success: bool)
     import json
 
     with open(path, "w") as f:
-        json.dump({"success": success, "run_seconds": run_seconds, "steps": handler.step_seconds,
-                   "dbt_step_split": handler.dbt_step_split,
+        json.dump({"success": success, "run_seconds": time.perf_counter() - t0, "steps": handler.step_seconds,
+                   "dbt_step_split": handler.dbt_step_split, "event_counts": handler.event_counts,
+                   # run start to the first step: the instance, and Dagster's planned events for every asset and check
+                   "launch_seconds": (handler.first_step_at or t0) - t0,
                    "since_process_start": time.time() - _process_start_time()}, f, indent=1)
 
 
@@ -145,7 +151,7 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None) -> bool:
 
             alert = alert_for_failed_run(instance, result.run_id, job_name)
             print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
-    _write_timings(handler, time.perf_counter() - t0, result.success)
+    _write_timings(handler, t0, result.success)
     c = handler.counts
     status = "succeeded" if result.success else "FAILED"
     print_fn(
