@@ -6,6 +6,7 @@ Relative paths are resolved against the project root, so the same defaults work 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,13 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 def _path(var: str, default: str) -> Path:
     p = Path(os.environ.get(var) or default).expanduser()
     return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def _memory_limit(value: str) -> str:
+    """A DuckDB memory_limit such as '2GB' (it is spliced into SQL and the dbt profile: checked here)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.IGNORECASE):
+        raise ValueError(f"KPI_DUCKDB_MEMORY_LIMIT must be a size such as '2GB', got {value!r}")
+    return value.strip()
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class Settings:
     sop_docs_dir: Path
     sop_gates: bool
     nightly_cron: str
+    duckdb_memory_limit: str = "2GB"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,6 +59,7 @@ class Settings:
             # SOP gates on (default). `off` only to measure what they cost: no checks, one dbt build.
             sop_gates=(os.environ.get("KPI_SOP_GATES") or "on").lower() not in ("0", "off", "false", "no"),
             nightly_cron=os.environ.get("KPI_NIGHTLY_CRON") or "0 2 * * *",
+            duckdb_memory_limit=_memory_limit(os.environ.get("KPI_DUCKDB_MEMORY_LIMIT") or "2GB"),
         )
 
     @property
@@ -62,6 +72,7 @@ class Settings:
             "KPI_WAREHOUSE_PATH": str(self.warehouse_path),
             "KPI_BUSINESS_TIMEZONE": self.business_timezone,
             "KPI_BASE_CURRENCY": self.base_currency,
+            "KPI_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
 
 
