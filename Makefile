@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test dev docs contracts browser clean
+.PHONY: setup demo test dev docs contracts browser clean bench
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -33,6 +33,10 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 # `make demo FAULTS=1`: demo exports with SOP breaches (docs/faults.md): failing gates, blocked marts.
 demo: setup
 	$(BIN)/kpi demo $(if $(FAULTS),--faults $(if $(filter 1 yes true,$(FAULTS)),,$(FAULTS)))
+
+# `make bench SCALE=5 DAYS=365`: pipeline vs DuckDB alone vs pandas, reports/bench/bench_<scale>.md (README: Benchmark).
+bench: setup
+	$(BIN)/kpi bench --scale $(or $(SCALE),1) --days $(or $(DAYS),90) $(if $(INCREMENTAL_CMD),--incremental-cmd "$(INCREMENTAL_CMD)")
 
 test: setup browser
 	$(BIN)/python -m pytest

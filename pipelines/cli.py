@@ -136,6 +136,16 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import DEFAULT_END_DATE, bench
+
+    report = bench(scale=args.scale, days=args.days, seed=args.seed, end_date=args.end_date or DEFAULT_END_DATE,
+                   out=Path(args.out), incremental_cmd=args.incremental_cmd, skip_baseline=args.no_baseline)
+    print((Path(args.out) / f"bench_{args.scale:g}.md").read_text())
+    agree = report["agreement"]
+    return 0 if report["pipeline"]["success"] and agree["floor"]["mismatched_rows"] == 0 else 1
+
+
 def _date(s: str) -> dt.date:
     return dt.date.fromisoformat(s)
 
@@ -190,6 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--port", type=int, default=8080)
     o.add_argument("--no-serve", action="store_true", help="only generate")
     o.set_defaults(fn=_cmd_docs)
+
+    b = sub.add_parser("bench", help="time the pipeline against DuckDB alone and a pandas baseline (README: Benchmark)")
+    b.add_argument("--scale", type=float, default=1.0)
+    b.add_argument("--days", type=int, default=90)
+    b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--end-date", type=_date, default=None, help="last day of data (default: a fixed date, so data are reused)")
+    b.add_argument("--out", default="reports/bench", help="folder of bench_<scale>.json/.md (default reports/bench)")
+    b.add_argument("--incremental-cmd", default=None,
+                   help="command of the nightly incremental run (default: `kpi run --partition <last day>`, as the schedule runs it)")
+    b.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
+    b.set_defaults(fn=_cmd_bench)
 
     args = p.parse_args(argv)
     code = args.fn(args)

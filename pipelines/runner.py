@@ -22,10 +22,31 @@ class _ProgressHandler(logging.Handler):
         super().__init__(level=logging.DEBUG)
         self.print = stream_print
         self.counts = {"assets": 0, "checks_passed": 0, "checks_failed": 0}
+        # Wall-clock seconds per step and the dbt step's own split (for KPI_TIMINGS_PATH / `kpi bench`).
+        self.step_started: dict[str, float] = {}
+        self.step_seconds: dict[str, float] = {}
+        self.dbt_step_split: dict[str, float] = {}
+        self.first_step_at: float | None = None
+        self.event_counts: dict[str, int] = {}
+
+    def _time_steps(self, kind: str, step_key: str | None, message: str) -> None:
+        self.event_counts[kind or "LOG"] = self.event_counts.get(kind or "LOG", 0) + 1
+        if kind == "STEP_START" and step_key:
+            self.step_started[step_key] = time.perf_counter()
+            self.first_step_at = self.first_step_at or self.step_started[step_key]
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step_key in self.step_started:
+            self.step_seconds[step_key] = time.perf_counter() - self.step_started[step_key]
+        elif kind is None and message.startswith("dbt step time: "):  # logged by sop/gating.py
+            for part in message.removeprefix("dbt step time: ").split(", "):
+                name, _, secs = part.rpartition(" ")
+                with contextlib.suppress(ValueError):
+                    self.dbt_step_split[name] = float(secs.rstrip("s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
+        self._time_steps(event.event_type_value if event is not None else None, meta.get("step_key"),
+                         str(meta.get("orig_message") or ""))
         if event is None:
             if record.levelno >= logging.WARNING:
                 self.print(f"  ! {meta.get('step_key') or ''} {meta.get('orig_message', record.getMessage())}")
@@ -67,6 +88,30 @@ def _instance() -> dg.DagsterInstance:
         instance.event_log_storage.get_latest_materialization_events([])
         instance.schedule_storage  # noqa: B018 (created on first access)
     return instance
+
+
+def _write_timings(handler: _ProgressHandler, t0: float, success: bool) -> None:
+    """When KPI_TIMINGS_PATH is set (by `kpi bench`), write where the run's time went as JSON."""
+    path = os.environ.get("KPI_TIMINGS_PATH")
+    if not path:
+        return
+    import json
+
+    with open(path, "w") as f:
+        json.dump({"success": success, "run_seconds": time.perf_counter() - t0, "steps": handler.step_seconds,
+                   "dbt_step_split": handler.dbt_step_split, "event_counts": handler.event_counts,
+                   # run start to the first step: the instance, and Dagster's planned events for every asset and check
+                   "launch_seconds": (handler.first_step_at or t0) - t0,
+                   "since_process_start": time.time() - _process_start_time()}, f, indent=1)
+
+
+def _process_start_time() -> float:
+    """Epoch seconds at which this process started (Linux /proc; now when unknown)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        ticks = int(open(f"/proc/{os.getpid()}/stat").read().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    return time.time()
 
 
 def partition_tags(partitions: str | None) -> dict[str, str]:
@@ -144,6 +189,7 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
 
             alert = alert_for_failed_run(instance, result.run_id, job_name)
             print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
+    _write_timings(handler, t0, result.success)
     c = handler.counts
     status = "succeeded" if result.success else "FAILED"
     print_fn(

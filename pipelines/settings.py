@@ -6,6 +6,7 @@ Relative paths are resolved against the project root, so the same defaults work 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,13 @@ def _non_negative_int(var: str, default: int) -> int:
     return value
 
 
+def _memory_limit(value: str) -> str:
+    """A DuckDB memory_limit such as '2GB' (it is spliced into SQL and the dbt profile: checked here)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.IGNORECASE):
+        raise ValueError(f"KPI_DUCKDB_MEMORY_LIMIT must be a size such as '2GB', got {value!r}")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -46,6 +54,7 @@ class Settings:
     nightly_cron: str
     partitions_start: str
     lookback_days: int
+    duckdb_memory_limit: str = "2GB"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -69,6 +78,7 @@ class Settings:
             partitions_start=os.environ.get("KPI_PARTITIONS_START") or "2024-01-01",
             # A nightly run recomputes this many days before its partition: late events land there.
             lookback_days=_non_negative_int("KPI_INCREMENTAL_LOOKBACK_DAYS", 3),
+            duckdb_memory_limit=_memory_limit(os.environ.get("KPI_DUCKDB_MEMORY_LIMIT") or "2GB"),
         )
 
     @property
@@ -81,6 +91,7 @@ class Settings:
             "KPI_WAREHOUSE_PATH": str(self.warehouse_path),
             "KPI_BUSINESS_TIMEZONE": self.business_timezone,
             "KPI_BASE_CURRENCY": self.base_currency,
+            "KPI_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
 
 

@@ -108,6 +108,11 @@ def _dbt_env() -> None:
     os.environ.update(get_settings().dbt_env())
 
 
+# dbt unit tests check model logic on fixed inputs: they belong to `make test`
+# (tests/unit/test_dbt_unit_tests.py), not to every refresh, where they cost ~8 s (kpi bench).
+DBT_REFRESH_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
+
 class DbtRunConfig(dg.Config):
     """Run config of the dbt step (Launchpad: ops.dbt_models.config)."""
 
@@ -123,9 +128,7 @@ def dbt_window_args(context: dg.AssetExecutionContext, config: DbtRunConfig) -> 
     if window is None:
         return []
     context.log.info(f"dbt: incremental window {window.min_date}..{window.max_date} ({window.reason})")
-    # dbt unit tests check model code on fixtures, not the data: a full refresh (and CI) runs them;
-    # a nightly partition runs the same code again, and they cost it several seconds.
-    return ["--vars", json.dumps(window.dbt_vars()), "--exclude", "test_type:unit"]
+    return ["--vars", json.dumps(window.dbt_vars())]
 
 
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
@@ -185,7 +188,8 @@ def _plain_dbt_assets() -> dg.AssetsDefinition:
         _dbt_env()
         # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
         yield from with_kpi_metadata(
-            dbt.cli(["build", *dbt_window_args(context, config)], context=context, target_path=RUN_TARGET_PATH).stream(), context
+            dbt.cli(["build", *dbt_window_args(context, config), *DBT_REFRESH_EXCLUDES], context=context,
+                    target_path=RUN_TARGET_PATH).stream(), context
         )
 
     return dbt_models

@@ -225,9 +225,10 @@ class GatedBuild:
             return
         self.phases.append(phase)
         self.context.log.info(f"dbt build, phase {phase.name}: {len(uids)} model(s) and seed(s)")
+        from ..transform import DBT_REFRESH_EXCLUDES  # the dbt step's own module: loaded already
         invocation = self.dbt.cli(
             ["build", *self.dbt_args, "--indirect-selection", "buildable",
-             "--select", " ".join(self.graph.selector(u) for u in uids)],
+             "--select", " ".join(self.graph.selector(u) for u in uids), *DBT_REFRESH_EXCLUDES],
             manifest=self.manifest, dagster_dbt_translator=self.translator,
             target_path=self.target_path, raise_on_error=False,
         )
