@@ -1,7 +1,13 @@
 """The one Definitions object of the code location, assembled from the modules beside it."""
+import warnings
+
 import dagster as dg
 
-from .automation import jobs, schedules, sensors
+# Beta APIs used on purpose (single-run backfills, code references): their warnings would print
+# once per asset on every `kpi run` and every webserver load, telling the user nothing.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+from .automation import jobs, schedules, sensors  # noqa: E402 (after the warning filter)
 from .freshness import freshness_checks
 from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
