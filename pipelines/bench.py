@@ -553,6 +553,7 @@ def render_markdown(r: dict) -> str:
         f"{_fmt(f['process_seconds'] - f['total'])} | **{_fmt(f['process_seconds'])}** | {_fmt(_gb(f['peak_rss_bytes']), 2, ' GB')} |",
         f"| baseline (pandas, {len(BASELINE_KPIS)} KPIs) | | | — | — | | **{_fmt(b.get('process_seconds'))}** "
         f"| {_fmt(_gb(b.get('peak_rss_bytes', 0)), 2, ' GB')} |" if b.get("success") else
+        "| baseline (pandas) | skipped (--no-baseline) | | | | | | |" if b.get("skipped") else
         f"| baseline (pandas) | failed (exit {b.get('returncode')}{', out of memory' if b.get('oom') else ''}) | | | | | | "
         f"{_fmt(_gb(b.get('peak_rss_bytes', 0)), 2, ' GB')} |",
         "",
