@@ -54,6 +54,13 @@ def _on_connect(dbapi_connection, _record) -> None:
             _keepers.popitem(last=False)[1].close()
 
 
+def release() -> None:
+    """Close the idle connections (the last close checkpoints each WAL); called at the end of a run."""
+    with _lock:
+        while _keepers:
+            _keepers.popitem()[1].close()
+
+
 def install() -> None:
     """For every SQLite connection SQLAlchemy opens in this process from now on (idempotent)."""
     global _installed

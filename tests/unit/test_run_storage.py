@@ -27,7 +27,10 @@ SCRIPT = textwrap.dedent("""
         wal_seen_between_events.append(os.path.exists(shard + "-wal"))
     con = sqlite3.connect(shard)
     stored = con.execute("select count(*) from event_logs").fetchone()[0]
-    print(json.dumps({"wal": wal_seen_between_events, "stored": stored}))
+    con.close()
+    if sys.argv[2] == "install":
+        run_storage.release()  # what the runner does at the end of a run
+    print(json.dumps({"wal": wal_seen_between_events, "stored": stored, "wal_at_end": os.path.exists(shard + "-wal")}))
 """)
 
 
@@ -48,6 +51,8 @@ def test_events_are_stored_and_the_wal_is_no_longer_checkpointed_away_after_each
     assert tuned["wal"][1:] == [True] * 4
     # ... and every event is still there, readable by another connection (the webserver's).
     assert tuned["stored"] == plain["stored"] == 5
+    # At the end of a run the idle connections close and the WAL is checkpointed away.
+    assert tuned["wal_at_end"] is False
 
 
 def test_synchronous_normal_only_on_sqlite_connections(tmp_path):
