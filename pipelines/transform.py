@@ -172,7 +172,7 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
         settings = get_settings()
         yield from GatedBuild(
             context, dbt, manifest=manifest, translator=translator, registry=registry(),
-            dbt_args=dbt_window_args(context, config),
+            dbt_args=[*dbt_window_args(context, config), *DBT_REFRESH_EXCLUDES],
             warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
             # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
             wrap_events=lambda events: with_kpi_metadata(events, context),
