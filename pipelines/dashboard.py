@@ -76,8 +76,8 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
         else:
             sop_rows = []
         freshness = con.execute(
-            "SELECT system, export, cadence, files_loaded, rows_in_raw, last_loaded_at, newest_data_date "
-            "FROM ops.export_freshness ORDER BY system, export").fetchall()
+            "SELECT system, export, cadence, files_loaded, rows_in_raw, last_loaded_at, newest_data_date, "
+            "max_age_hours, on_time FROM ops.export_freshness ORDER BY system, export").fetchall()
 
     series: dict[tuple[str, str], list] = defaultdict(list)
     for domain, kpi_id, day, value, unit, target, status in rows:
@@ -108,10 +108,12 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
     ) or '<tr><td colspan="4">No SOP gate results published yet.</td></tr>'
 
     fresh_html = "".join(
-        f'<tr data-export="{html.escape(export)}"><td>{html.escape(system)}</td><td>{html.escape(export)}</td>'
-        f"<td>{cadence}</td><td>{files:,}</td><td>{rows_:,}</td>"
-        f"<td>{loaded.strftime('%Y-%m-%d %H:%M') if loaded else '–'}</td><td>{newest or '–'}</td></tr>"
-        for system, export, cadence, files, rows_, loaded, newest in freshness
+        f'<tr data-export="{html.escape(export)}" class="{"on-time" if ok else "late"}"><td>{html.escape(system)}</td>'
+        f"<td>{html.escape(export)}</td><td>{cadence}</td><td>{files:,}</td><td>{rows_:,}</td>"
+        f"<td>{loaded.strftime('%Y-%m-%d %H:%M') if loaded else '–'}</td><td>{newest or '–'}</td>"
+        f"<td>{f'{limit:g} h' if limit is not None else '–'}</td>"
+        f'<td class="status">{"on time" if ok else ("late" if loaded else "never delivered")}</td></tr>'
+        for system, export, cadence, files, rows_, loaded, newest, limit, ok in freshness
     )
     sections = "".join(
         f'<section class="domain" id="{html.escape(d)}"><h2>{html.escape(d.replace("_", " "))}</h2>'
@@ -143,6 +145,7 @@ h2 {{ text-transform: capitalize; border-bottom: 1px solid #d5d9e0; padding-bott
 .tile {{ background: #fff; border-radius: 8px; padding: 10px 12px; border-left: 6px solid #9aa3b2; }}
 .tile.on_target {{ border-left-color: #2e9d5b; }} .tile.at_risk {{ border-left-color: #e0a100; }}
 .tile.off_target {{ border-left-color: #d64541; }}
+tr.late td.status {{ color: #d64541; font-weight: 600; }} tr.on-time td.status {{ color: #2e9d5b; }}
 .tile h3 {{ margin: 0; font-size: 14px; }} .kpi-id {{ margin: 0; color: #6b7385; font-size: 11px; }}
 .value {{ font-size: 26px; margin: 4px 0; }} .meta {{ margin: 0 0 4px; color: #4b5366; font-size: 12px; }}
 .trend polyline.value {{ fill: none; stroke: #3366cc; stroke-width: 1.5; }}
@@ -155,7 +158,7 @@ table {{ border-collapse: collapse; background: #fff; }} td, th {{ padding: 4px 
 <section id="sop-compliance"><h2>SOP compliance</h2>
 <table><thead><tr><th>SOP</th><th>compliance</th><th>day</th><th>trend</th></tr></thead><tbody>{sop_rows}</tbody></table></section>
 <section id="freshness"><h2>Data freshness</h2>
-<table><thead><tr><th>system</th><th>export</th><th>cadence</th><th>files</th><th>rows</th><th>last loaded (UTC)</th><th>newest data</th></tr></thead>
+<table><thead><tr><th>system</th><th>export</th><th>cadence</th><th>files</th><th>rows</th><th>last loaded (UTC)</th><th>newest data</th><th>limit</th><th>as of publish</th></tr></thead>
 <tbody>{fresh_rows}</tbody></table></section>
 </body></html>
 """

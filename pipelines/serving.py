@@ -53,16 +53,20 @@ def _remove_stale_temp_files(target: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _export_freshness_sql() -> str:
-    """Per export: files and rows loaded, last load, newest business date in the data."""
+def _export_freshness_sql(on_time: dict) -> str:
+    """Per export: files and rows loaded, last load, newest business date in the data, and whether its
+    newest file arrived within the contract's cadence (`on_time`: the freshness check's own verdict)."""
     parts = []
     for e in EXPORTS:
         basis = e.event_date or e.change_timestamp  # snapshots: the newest change they carry
         newest = f"max(CAST({basis} AS DATE))" if basis else "CAST(NULL AS DATE)"
+        f = on_time.get(e.name)
+        limit = "CAST(NULL AS DOUBLE)" if f is None or f.max_age_hours is None else f"CAST({float(f.max_age_hours)!r} AS DOUBLE)"
         parts.append(
             f"""SELECT '{e.system}' AS system, '{e.name}' AS export, '{e.cadence}' AS cadence,
                    (SELECT count(*) FROM raw._load_log WHERE export = '{e.name}') AS files_loaded,
-                   count(*) AS rows_in_raw, max(_loaded_at) AS last_loaded_at, {newest} AS newest_data_date
+                   count(*) AS rows_in_raw, max(_loaded_at) AS last_loaded_at, {newest} AS newest_data_date,
+                   {limit} AS max_age_hours, {'true' if f is not None and f.passed else 'false'} AS on_time
                 FROM raw.{e.name}"""
         )
     return "\nUNION ALL\n".join(parts)
@@ -83,6 +87,9 @@ def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> Publ
     snapshot_id = uuid.uuid4().hex
     result = PublishResult(path=target, snapshot_id=snapshot_id, storage_version=version)
     published_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    from .freshness import evaluate  # dagster-side module: imported when publishing only
+
+    on_time = {f.key.path[-1]: f for f in evaluate(settings.warehouse_path, now=published_at) if f.key.path[0] == "raw"}
 
     with connect(settings.warehouse_path, read_only=True) as con:
         tables = con.execute(
@@ -101,7 +108,7 @@ def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> Publ
                 # Names come from our own warehouse catalog (dbt models), not from input files.
                 con.execute(f"CREATE TABLE serving.{schema}.{name} AS SELECT * FROM {schema}.{name}")
                 result.tables[f"{schema}.{name}"] = con.execute(f"SELECT count(*) FROM serving.{schema}.{name}").fetchone()[0]
-            con.execute(f"CREATE TABLE serving.ops.export_freshness AS {_export_freshness_sql()}")
+            con.execute(f"CREATE TABLE serving.ops.export_freshness AS {_export_freshness_sql(on_time)}")
             con.execute("CREATE TABLE serving.ops.published_tables (table_name VARCHAR, row_count BIGINT)")
             con.executemany("INSERT INTO serving.ops.published_tables VALUES (?, ?)", list(result.tables.items()))
             con.execute(

@@ -54,11 +54,13 @@ def test_dashboard_shows_a_tile_for_every_kpi(published_demo, served_dashboard):
             body = page.inner_text("body")
             svgs = page.locator("article.tile svg.trend").count()
             freshness_rows = page.locator("#freshness tbody tr").count()
+            on_time = page.eval_on_selector_all("#freshness tbody tr.on-time td.status", "els => els.map(e => e.textContent)")
         finally:
             browser.close()
     assert shown == kpi_ids
     assert len(sops) == 10 and all(sop in body for sop in sops), "SOP compliance per SOP"
     assert svgs == len(kpi_ids), "each tile has its trend chart"
     assert freshness_rows == 20, "one freshness row per export"
+    assert on_time == ["on time"] * 20, "each export's freshness verdict, all on time just after delivery"
     assert errors == []
     assert (SCREENSHOTS / "dashboard.png").stat().st_size > 10_000

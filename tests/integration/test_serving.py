@@ -36,7 +36,12 @@ def test_publish_serves_every_mart_with_freshness(published_demo):
         assert con.execute("SELECT storage_version FROM ops.publish_info").fetchone()[0] == "v1.1.0"
         assert dict(con.execute("SELECT table_name, row_count FROM ops.published_tables").fetchall()) == marts
         fresh = con.execute("SELECT export, files_loaded, newest_data_date FROM ops.export_freshness").fetchall()
+        verdicts = {r[0]: r[1:] for r in con.execute("SELECT export, max_age_hours, on_time FROM ops.export_freshness").fetchall()}
     assert len(fresh) == 20
+    # Every export was just delivered: on time, against its contract's own limit (none for reference data).
+    from pipelines.exports import EXPORTS
+
+    assert verdicts == {e.name: (e.expected_max_age_hours, True) for e in EXPORTS}
     assert [f for f in fresh if not (f[1] >= 1 and END - dt.timedelta(days=14) <= f[2] <= END)] == []
     assert max(f[2] for f in fresh) == END
     assert not list(served.serving_path.parent.glob("*.tmp-*")), "no temp file left behind"
