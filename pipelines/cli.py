@@ -28,7 +28,7 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
     if args.check:
         stale = [p for p, text in generated_files().items() if not p.exists() or p.read_text() != text]
         for p in stale:
-            print(f"out of date: {p} (run `kpi contracts --write`)", file=sys.stderr)
+            print(f"out of date: {p} (run `kpi contracts`)", file=sys.stderr)
         return 1 if stale else 0
     for p in write_generated():
         print(f"wrote {p}")

@@ -1,7 +1,7 @@
 """Artifacts generated from the contracts: dbt source declarations and the contract docs.
 
 They are committed (dbt and readers need them as files) and a test fails when they
-drift from the contracts; `kpi contracts --write` regenerates them.
+drift from the contracts; `kpi contracts` regenerates them.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ LINEAGE_COLUMNS = {
     "_loaded_at": ("TIMESTAMP", "When the row was loaded into the warehouse (UTC)."),
 }
 
-HEADER = "# Generated from pipelines/exports/{module}.py by `kpi contracts --write`: do not edit by hand.\n"
+HEADER = "# Generated from pipelines/exports/{module}.py by `kpi contracts`: do not edit by hand.\n"
 
 
 def sources_path(system: str) -> Path:
@@ -38,7 +38,8 @@ def _table(e: Export) -> dict:
         "name": e.name,
         "description": " ".join(notes),
         "loaded_at_field": "_loaded_at",
-        "meta": {"dagster": {"asset_key": ["raw", e.name]}},
+        # event_date: the column whose business day a nightly run's data tests window on (macros/data_test_window.sql)
+        "meta": {"dagster": {"asset_key": ["raw", e.name]}, **({"event_date": e.event_date} if e.event_date else {})},
         "columns": [
             {"name": c.name, "data_type": c.type.lower(), "description": c.description}
             for c in e.columns
@@ -66,7 +67,7 @@ def contracts_markdown() -> str:
     out = [
         "# Export contracts",
         "",
-        "Generated from `pipelines/exports/` by `kpi contracts --write`: do not edit by hand.",
+        "Generated from `pipelines/exports/` by `kpi contracts`: do not edit by hand.",
         "",
         "Each export lands as files under the landing folder (`KPI_LANDING_DIR`, default `data/landing/`),",
         "at the path pattern shown. A file must carry every *required* column in its header (in any order;",
