@@ -2,14 +2,15 @@
 
 A partition is a business day. The raw asset of a daily export and the dbt step are
 partitioned by it; a run for a day (or a range of days, one run per backfill) hands dbt the
-window `min_date..max_date` as vars, and the incremental models rebuild only those days.
+window `min_date..max_date` (in the environment, KPI_WINDOW_MIN_DATE/MAX_DATE: pipelines/transform.py;
+the same days as `--vars` for a hand-run dbt), and the incremental models rebuild only those days.
 
 The window is widened so that a nightly run stays equal to a full refresh:
   - `lookback_days` before the first day: late events (a session's web events after midnight,
     a day's file delivered twice) land in the days just before;
   - back to the oldest business date among the rows loaded since the previous refresh: a
     corrected export re-delivered for a day weeks ago recomputes that day too.
-A run without a partition passes no vars: the incremental models rebuild every day.
+A run without a partition passes no window: the incremental models rebuild every day.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Window:
     reason: str
 
     def dbt_vars(self) -> dict[str, str]:
+        """The window as dbt `--vars` (a hand-run dbt, the tests); var() wins over the environment."""
         return {"min_date": self.min_date.isoformat(), "max_date": self.max_date.isoformat()}
 
 

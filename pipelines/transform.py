@@ -18,7 +18,7 @@ from .dbt_checks import describe_dbt_test, leading_comment
 from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
 from .partitions import DAILY, SINGLE_RUN, run_window
-from .settings import DBT_PROJECT_DIR, get_settings
+from .settings import DBT_PROJECT_DIR, get_settings, scoped_environ
 
 # The venv's own dbt: a webserver started without an activated venv has no `dbt` on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -121,16 +121,23 @@ class DbtRunConfig(dg.Config):
     full_refresh: bool = False  # rebuild the incremental models from scratch (dbt --full-refresh), every day
 
 
-def dbt_window_args(context: dg.AssetExecutionContext, config: DbtRunConfig) -> list[str]:
-    """`--full-refresh`, or the partition window as `--vars` (none: an unpartitioned run rebuilds every day)."""
+WINDOW_ENV = ("KPI_WINDOW_MIN_DATE", "KPI_WINDOW_MAX_DATE")  # read by macros/incremental_window.sql
+
+
+def dbt_window(context: dg.AssetExecutionContext, config: DbtRunConfig) -> tuple[list[str], dict[str, str]]:
+    """dbt's arguments and environment for the step: `--full-refresh`, or the partition window
+    (none: an unpartitioned run rebuilds every day).
+
+    The window goes to dbt in the environment of its process (settings.scoped_environ): as
+    --vars it would make dbt re-parse the whole project on every nightly run."""
+    window = None if config.full_refresh else run_window(context)
+    env = dict(zip(WINDOW_ENV, (window.min_date.isoformat(), window.max_date.isoformat()) if window else ("", "")))
     if config.full_refresh:
         context.log.info("dbt: full refresh (incremental models rebuilt from scratch)")
-        return ["--full-refresh"]
-    window = run_window(context)
-    if window is None:
-        return []
-    context.log.info(f"dbt: incremental window {window.min_date}..{window.max_date} ({window.reason})")
-    return ["--vars", json.dumps(window.dbt_vars())]
+        return ["--full-refresh"], env
+    if window is not None:
+        context.log.info(f"dbt: incremental window {window.min_date}..{window.max_date} ({window.reason})")
+    return [], env
 
 
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
@@ -170,9 +177,10 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         _dbt_env()
         settings = get_settings()
+        window_args, window_env = dbt_window(context, config)
         yield from GatedBuild(
             context, dbt, manifest=manifest, translator=translator, registry=registry(),
-            dbt_args=[*dbt_window_args(context, config), *DBT_REFRESH_EXCLUDES],
+            dbt_args=[*window_args, *DBT_REFRESH_EXCLUDES], dbt_env=window_env,
             warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
             # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
             wrap_events=lambda events: with_kpi_metadata(events, context),
@@ -188,11 +196,11 @@ def _plain_dbt_assets() -> dg.AssetsDefinition:
                 partitions_def=DAILY, backfill_policy=SINGLE_RUN)
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         _dbt_env()
+        window_args, window_env = dbt_window(context, config)
+        with scoped_environ(window_env):  # dbt's process starts here, with the window in its environment
+            invocation = dbt.cli(["build", *window_args, *DBT_REFRESH_EXCLUDES], context=context, target_path=RUN_TARGET_PATH)
         # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
-        yield from with_kpi_metadata(
-            dbt.cli(["build", *dbt_window_args(context, config), *DBT_REFRESH_EXCLUDES], context=context,
-                    target_path=RUN_TARGET_PATH).stream(), context
-        )
+        yield from with_kpi_metadata(invocation.stream(), context)
 
     return dbt_models
 
