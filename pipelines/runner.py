@@ -253,8 +253,8 @@ def _run_on_celery(job_name: str, instance: dg.DagsterInstance, run_config: dict
     recon = ReconstructableRepository.for_module("pipelines.definitions", "defs").get_reconstructable_job(
         job_name + CELERY_JOB_SUFFIX)
     launch = uuid.uuid4().hex
-    # The progress logger lives in this process only; Dagster's console logger would print every
-    # event of every step on the workers' consoles: warnings and errors are enough there.
+    # The progress lines come from the event log (below), not from a logger: Dagster's console logger,
+    # here and in every worker, would print each event of each step. Warnings and errors are enough.
     config = {**{k: v for k, v in run_config.items() if k != "loggers"},
               "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     done = threading.Event()
