@@ -11,7 +11,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from .warehouse import connect
+from .warehouse import connect, tables
 
 TREND_DAYS = 60
 STATUS_LABEL = {"on_target": "on target", "at_risk": "at risk", "off_target": "off target", None: "no target"}
@@ -56,14 +56,10 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
     """Write the dashboard HTML (atomically) and return counts of what it shows."""
     with connect(serving_file, read_only=True) as con:
         info = con.execute("SELECT snapshot_id, published_at FROM ops.publish_info").fetchone()
-        has = {r[0] for r in con.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+        has = tables(con)
         names = {}
         if "marts.dim_kpi" in has:
-            cols = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema='marts' AND table_name='dim_kpi'").fetchall()}
-            name_col = "kpi_name" if "kpi_name" in cols else ("name" if "name" in cols else "kpi_id")
-            names = dict(con.execute(f"SELECT kpi_id, {name_col} FROM marts.dim_kpi").fetchall())
+            names = dict(con.execute("SELECT kpi_id, kpi_name FROM marts.dim_kpi").fetchall())
         rows = []
         if "marts.fct_kpi_daily" in has:
             rows = con.execute(

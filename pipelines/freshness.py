@@ -64,18 +64,17 @@ class Freshness:
 
 def evaluate(warehouse_path: Path, now: dt.datetime | None = None, exports: tuple[Export, ...] = EXPORTS) -> list[Freshness]:
     """Freshness of every export and of the KPI marts, as of `now` (UTC, default: the clock)."""
-    from .warehouse import connect
+    from .warehouse import connect, tables
 
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     last_load: dict[str, dt.datetime] = {}
     last_refresh = None
     if Path(warehouse_path).exists():
         with connect(warehouse_path, read_only=True) as con:
-            tables = {r[0] for r in con.execute(
-                "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
-            if LOAD_LOG in tables:
+            existing = tables(con)
+            if LOAD_LOG in existing:
                 last_load = dict(con.execute(f"SELECT export, max(loaded_at) FROM {LOAD_LOG} GROUP BY export").fetchall())
-            if "ops.sop_refresh_log" in tables:
+            if "ops.sop_refresh_log" in existing:
                 last_refresh = con.execute(
                     "SELECT max(finished_at) FROM ops.sop_refresh_log WHERE marts_built > 0").fetchone()[0]
     out = [Freshness(raw_asset_key(e), f"{e.cadence} export {e.name}: newest file loaded", last_load.get(e.name),

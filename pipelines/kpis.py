@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from .settings import DBT_PROJECT_DIR
+from .warehouse import has_table
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,6 @@ def kpi_status(value: float | None, target: float | None, direction: str | None,
 
 # --- metadata -------------------------------------------------------------------------------
 
-def _table_exists(con, table: str) -> bool:
-    return con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = ?", [table]
-    ).fetchone()[0] > 0
-
-
 def _ratio(numerator, denominator, rollup: str) -> float | None:
     if numerator is None:
         return None
@@ -95,7 +90,7 @@ def kpi_metadata(con, asset_key) -> dict[str, float]:
     table = path if isinstance(path, str) else list(path)[-1]
     catalog = kpi_catalog()
     if table == LONG_TABLE:
-        if not _table_exists(con, table):
+        if not has_table(con, f"marts.{table}"):
             return {}
         rows = con.execute(
             """SELECT kpi_id, value FROM marts.fct_kpi_daily
@@ -104,7 +99,7 @@ def kpi_metadata(con, asset_key) -> dict[str, float]:
         ).fetchall()
         return {kpi_id: float(value) for kpi_id, value in rows if value is not None and kpi_id in catalog}
     kpis = kpis_of_mart(table, catalog)
-    if not kpis or not _table_exists(con, table):
+    if not kpis or not has_table(con, f"marts.{table}"):
         return {}
     values: dict[str, float] = {}
     for grain in ("day", "month"):

@@ -47,21 +47,19 @@ class Window:
 
 def oldest_date_loaded_since_last_refresh(warehouse_path: Path) -> dt.date | None:
     """The oldest business date (event date, UTC day) among raw rows loaded after the previous dbt refresh started."""
-    from .warehouse import connect
+    from .warehouse import connect, tables
 
     if not Path(warehouse_path).exists():
         return None
     with connect(warehouse_path, read_only=True) as con:
-        tables = {r[0] for r in con.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw', 'ops')").fetchall()}
-        if "ops.sop_refresh_log" not in tables:
+        existing = tables(con)
+        if "ops.sop_refresh_log" not in existing:
             return None
         since = con.execute("SELECT max(started_at) FROM ops.sop_refresh_log").fetchone()[0]
         if since is None:
             return None
         parts = [f"SELECT min(CAST({e.event_date} AS DATE)) AS d FROM raw.{e.name} WHERE _loaded_at >= $since"
-                 for e in EXPORTS if e.cadence == "daily" and e.event_date and f"raw.{e.name}" in tables]
+                 for e in EXPORTS if e.cadence == "daily" and e.event_date and f"raw.{e.name}" in existing]
         if not parts:
             return None
         return con.execute(f"SELECT min(d) FROM ({' UNION ALL '.join(parts)})", {"since": since}).fetchone()[0]

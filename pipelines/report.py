@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .kpis import kpi_status
-from .warehouse import connect
+from .warehouse import connect, has_table
 
 STATUS_LABEL = {"on_target": "on target", "at_risk": "AT RISK", "off_target": "OFF TARGET", None: "-"}
 UNIT_SUFFIX = {"minutes": " min", "hours": " h", "seconds": " s", "days": " days", "count": "", "score": ""}
@@ -39,15 +39,9 @@ def last_complete_week(last_day: dt.date, days: int = 7) -> tuple[dt.date, dt.da
     return end - dt.timedelta(days=days - 1), end
 
 
-def _has(con, table: str) -> bool:
-    return con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = ?", [table]
-    ).fetchone()[0] > 0
-
-
 def kpi_week(con, days: int = 7) -> tuple[dt.date, dt.date, list[KpiLine]] | None:
     """Every KPI over the last complete week (or `days` days ending on the last Sunday) of the warehouse."""
-    if not (_has(con, "fct_kpi_daily") and _has(con, "dim_kpi")):
+    if not (has_table(con, "marts.fct_kpi_daily") and has_table(con, "marts.dim_kpi")):
         return None
     # The end of the business data. SOP compliance is dated by when the gates ran (the wall
     # clock, after the data's last day): it must not move the week past the data.

@@ -214,6 +214,9 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
 
             alert = alert_for_failed_run(instance, run_id, job_name)
             print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
+    from . import run_storage
+
+    run_storage.release()  # `kpi` ends with os._exit: leave the run history checkpointed, not in a WAL
     _write_timings(handler, t0, success)
     c = handler.counts
     status = "succeeded" if success else "FAILED"

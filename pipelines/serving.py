@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .exports import EXPORTS
 from .settings import Settings
-from .warehouse import connect
+from .warehouse import connect, has_table
 
 _STORAGE_VERSION = re.compile(r"^(v\d+\.\d+\.\d+|latest)$")
 # Schemas copied into the serving file: the KPI marts (incl. dimensions and SOP compliance).
@@ -184,10 +184,7 @@ def serving_warehouse(context) -> dg.MaterializeResult:
     settings = get_settings()
     result = publish(settings, log=context.log.info)
     with connect(result.path, read_only=True) as con:
-        has_kpis = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = 'fct_kpi_daily'"
-        ).fetchone()[0]
-        turned = kpis_turned_off_target(con) if has_kpis else []
+        turned = kpis_turned_off_target(con) if has_table(con, "marts.fct_kpi_daily") else []
     for alert in turned:
         alert.run_id = context.run.run_id
         send_alert(alert, settings)

@@ -15,6 +15,19 @@ from .settings import get_settings
 LOCK_RETRY_SECONDS = 120.0
 
 
+def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """`schema.name` of every table and view in the warehouse (the one way to ask what exists)."""
+    return {r[0] for r in con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+
+
+def has_table(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    """Whether `schema.name` exists (table or view)."""
+    schema, name = qualified_name.split(".")
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
 def connect(path: Path, *, read_only: bool = False, wait_seconds: float = LOCK_RETRY_SECONDS) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     if not read_only:

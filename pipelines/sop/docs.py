@@ -17,7 +17,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from ..warehouse import connect
+from ..warehouse import connect, has_table
 from .registry import Registry, Sop, registry as default_registry
 
 COMPLIANCE_DAYS = 30
@@ -117,15 +117,13 @@ def _read(warehouse_path: Path) -> tuple[dict, dict]:
     if not Path(warehouse_path).exists():
         return compliance, latest
     with connect(warehouse_path, read_only=True) as con:
-        tables = {r[0] for r in con.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
-        if "marts.fct_sop_compliance_daily" in tables:
+        if has_table(con, "marts.fct_sop_compliance_daily"):
             for sop_id, day, checks, passed, rate in con.execute(
                 "SELECT sop_id, kpi_date, check_count, passed_check_count, sop_compliance_rate "
                 "FROM marts.fct_sop_compliance_daily ORDER BY sop_id, kpi_date"
             ).fetchall():
                 compliance.setdefault(sop_id, []).append((day, checks, passed, rate))
-        if "ops.sop_check_results" in tables:
+        if has_table(con, "ops.sop_check_results"):
             for row in con.execute(
                 """SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
                           unexpected_percent, unexpected_sample, error, checked_at, run_id

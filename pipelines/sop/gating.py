@@ -21,7 +21,6 @@ were not; publish (downstream of the step) does not run.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import signal
 import subprocess
@@ -165,7 +164,7 @@ class GatedBuild:
         self.warehouse_path = Path(warehouse_path)
         self.target_path = Path(target_path)
         self.docs_dir = docs_dir
-        self.dbt_args = list(dbt_args or [])  # the partition window (--vars) or --full-refresh, on both phases
+        self.dbt_args = list(dbt_args or [])  # the window (--vars) or --full-refresh, the excludes: on both phases
         self.wrap_events = wrap_events
         self.started = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.assets_def = context.assets_def
@@ -225,10 +224,9 @@ class GatedBuild:
             return
         self.phases.append(phase)
         self.context.log.info(f"dbt build, phase {phase.name}: {len(uids)} model(s) and seed(s)")
-        from ..transform import DBT_REFRESH_EXCLUDES  # the dbt step's own module: loaded already
         invocation = self.dbt.cli(
             ["build", *self.dbt_args, "--indirect-selection", "buildable",
-             "--select", " ".join(self.graph.selector(u) for u in uids), *DBT_REFRESH_EXCLUDES],
+             "--select", " ".join(self.graph.selector(u) for u in uids)],
             manifest=self.manifest, dagster_dbt_translator=self.translator,
             target_path=self.target_path, raise_on_error=False,
         )

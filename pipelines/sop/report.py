@@ -5,12 +5,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from ..warehouse import connect
+from ..warehouse import connect, tables
 from .registry import Registry, registry as default_registry
-
-
-def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
 
 
 def latest_run(con) -> str | None:
@@ -23,7 +19,7 @@ def failed_data_gates(warehouse_path: Path, run_id: str | None = None) -> list[s
     if not Path(warehouse_path).exists():
         return []
     with connect(warehouse_path, read_only=True) as con:
-        if "ops.sop_check_results" not in _tables(con):
+        if "ops.sop_check_results" not in tables(con):
             return []
         run_id = run_id or latest_run(con)
         return [f"{s}@{a}" for s, a in con.execute(
@@ -49,8 +45,8 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
         print_fn("no warehouse yet: no SOP results")
         return
     with connect(warehouse_path, read_only=True) as con:
-        tables = _tables(con)
-        if "ops.sop_check_results" not in tables:
+        existing = tables(con)
+        if "ops.sop_check_results" not in existing:
             print_fn("no SOP gate results yet")
             return
         run_id = latest_run(con)
@@ -60,13 +56,13 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                FROM ops.sop_check_results WHERE run_id = ? ORDER BY sop_id, gate_severity, suite, asset, expectation""",
             [run_id]).fetchall()
         compliance = {}
-        if "marts.fct_sop_compliance_daily" in tables:
+        if "marts.fct_sop_compliance_daily" in existing:
             compliance = {sop: (day, checks, passed, rate) for sop, day, checks, passed, rate in con.execute(
                 """SELECT sop_id, kpi_date, check_count, passed_check_count, sop_compliance_rate
                    FROM marts.fct_sop_compliance_daily QUALIFY row_number() OVER (PARTITION BY sop_id ORDER BY kpi_date DESC) = 1"""
             ).fetchall()}
         refresh = None
-        if "ops.sop_refresh_log" in tables:
+        if "ops.sop_refresh_log" in existing:
             refresh = con.execute("SELECT models_built, marts_built, models_blocked, blocked_by FROM ops.sop_refresh_log "
                                   "WHERE run_id = ?", [run_id]).fetchone()
     print_fn(f"\nSOP gates — run {run_id[:8] if run_id else '-'}")

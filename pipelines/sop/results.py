@@ -11,28 +11,20 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
-from ..warehouse import connect
+from ..warehouse import connect, has_table
 from .runner import GateOutcome
 
 RESULTS = "ops.sop_check_results"
 REFRESH_LOG = "ops.sop_refresh_log"
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
-
-
 def ops_tables_exist(warehouse_path: Path) -> bool:
     if not Path(warehouse_path).exists():
         return False
     with connect(warehouse_path, read_only=True) as con:
-        return _exists(con, RESULTS) and _exists(con, REFRESH_LOG)
+        return has_table(con, RESULTS) and has_table(con, REFRESH_LOG)
 
 
 def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:
@@ -45,7 +37,7 @@ def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:
     if not Path(warehouse_path).exists():
         return {}
     with connect(warehouse_path, read_only=True) as con:
-        if not _exists(con, RESULTS):
+        if not has_table(con, RESULTS):
             return {}
         rows = con.execute(f"""
             WITH evaluations AS (

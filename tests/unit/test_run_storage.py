@@ -1,0 +1,72 @@
+"""Dagster's SQLite run history without a checkpoint and sync per event (pipelines/run_storage.py).
+
+Each case runs in its own interpreter: the listener is process-wide and loading the Dagster
+definitions installs it, so "without" can only be seen in a fresh process.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import json, os, sqlite3, sys
+    if sys.argv[2] == "install":
+        from pipelines import run_storage
+        run_storage.install()
+    os.environ["DAGSTER_HOME"] = sys.argv[1]
+    open(os.path.join(sys.argv[1], "dagster.yaml"), "w").write("telemetry:\\n  enabled: false\\n")
+    import dagster as dg
+    instance = dg.DagsterInstance.get()
+    run_id = "0f0f0f0f-0000-0000-0000-000000000000"
+    shard = os.path.join(sys.argv[1], "history", "runs", run_id + ".db")
+    wal_seen_between_events = []
+    for i in range(5):
+        instance.report_engine_event(f"event {i}", job_name="job", run_id=run_id)
+        wal_seen_between_events.append(os.path.exists(shard + "-wal"))
+    con = sqlite3.connect(shard)
+    stored = con.execute("select count(*) from event_logs").fetchone()[0]
+    con.close()
+    if sys.argv[2] == "install":
+        run_storage.release()  # what the runner does at the end of a run
+    print(json.dumps({"wal": wal_seen_between_events, "stored": stored, "wal_at_end": os.path.exists(shard + "-wal")}))
+""")
+
+
+def _events(tmp_path, mode: str) -> dict:
+    home = tmp_path / mode
+    home.mkdir()
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(home), mode], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_events_are_stored_and_the_wal_is_no_longer_checkpointed_away_after_each_event(tmp_path):
+    plain = _events(tmp_path, "plain")
+    tuned = _events(tmp_path, "install")
+    # Dagster's own behaviour: each event's connection is the last to close, so SQLite
+    # checkpoints the WAL into the database and deletes it (the syncs this module avoids).
+    assert plain["wal"] == [False] * 5
+    # With the listener, an idle connection keeps the WAL open between events ...
+    assert tuned["wal"][1:] == [True] * 4
+    # ... and every event is still there, readable by another connection (the webserver's).
+    assert tuned["stored"] == plain["stored"] == 5
+    # At the end of a run the idle connections close and the WAL is checkpointed away.
+    assert tuned["wal_at_end"] is False
+
+
+def test_synchronous_normal_only_on_sqlite_connections(tmp_path):
+    import sqlalchemy as sa
+
+    from pipelines import run_storage
+
+    run_storage.install()
+    run_storage.install()  # idempotent: one listener
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as con:
+        # 1 = NORMAL (SQLite's default is 2 = FULL)
+        assert con.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    # duckdb-engine's connections pass through the same listener untouched
+    duck = sa.create_engine(f"duckdb:///{tmp_path / 'x.duckdb'}")
+    with duck.connect() as con:
+        assert con.exec_driver_sql("select 42").scalar() == 42
