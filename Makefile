@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test dev docs contracts browser clean bench
+.PHONY: setup demo test dev docs contracts browser redis clean bench
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -23,7 +23,7 @@ setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv
-	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[test]'
+	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[test,celery]'
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
@@ -38,7 +38,7 @@ demo: setup
 bench: setup
 	$(BIN)/kpi bench --scale $(or $(SCALE),1) --days $(or $(DAYS),90) $(if $(INCREMENTAL_CMD),--incremental-cmd "$(INCREMENTAL_CMD)")
 
-test: setup browser
+test: setup browser redis
 	$(BIN)/python -m pytest
 
 dev: setup
@@ -53,6 +53,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's chromium for the browser tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: the browser tests will be skipped (sudo apt-get install chromium)"; fi; }
+
+# The Celery executor test starts Debian's redis-server as its broker (a registry package). Installed with
+# apt it is not started as a service where policy-rc.d forbids it (containers); the test runs its own anyway.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's redis-server for the Celery executor test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	  else echo "redis-server is not installed: the Celery executor test will be skipped (sudo apt-get install redis-server)"; fi; }
 
 contracts: setup
 	$(BIN)/kpi contracts

@@ -7,14 +7,26 @@ import dagster as dg
 from .exports import EXPORTS
 from .freshness import freshness_checks
 from .ingest import ContractViolation, discover_files, raw_asset_key
+from .distributed import CELERY_JOB_SUFFIX, celery_available, kpi_celery_executor
 from .settings import get_settings
 
 # Landing files are external assets: observed, never materialized.
+_EVERYTHING = dg.AssetSelection.all() - dg.AssetSelection.key_prefixes("landing")
 refresh_all = dg.define_asset_job(
     "refresh_all",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes("landing"),
+    selection=_EVERYTHING,
     description="Load every export, build every dbt model, run every check, publish.",
 )
+
+# The same run with each step on a Celery worker (pipelines/distributed.py; README: "When one machine is
+# not enough"). Only when dagster-celery is installed (the `celery` extra; `make setup` installs it).
+refresh_all_celery = dg.define_asset_job(
+    f"refresh_all{CELERY_JOB_SUFFIX}",
+    selection=_EVERYTHING,
+    executor_def=kpi_celery_executor(),
+    description="refresh_all with every step on a Celery worker (broker: KPI_CELERY_BROKER); the DuckDB writers "
+                "still take turns (pool duckdb_writer).",
+) if celery_available() else None
 
 ingest_exports = dg.define_asset_job(
     "ingest_exports",
@@ -29,11 +41,14 @@ export_freshness = dg.define_asset_job(
 )
 
 _settings = get_settings()
+if _settings.executor == "celery" and refresh_all_celery is None:
+    raise RuntimeError("KPI_EXECUTOR=celery needs dagster-celery and redis: pip install -e '.[celery]' (make setup does)")
 
 
 @dg.schedule(
     name="nightly_refresh",
-    job=refresh_all,
+    # KPI_EXECUTOR=celery: the nightly run's steps go to the Celery workers.
+    job=refresh_all_celery if _settings.executor == "celery" else refresh_all,
     cron_schedule=_settings.nightly_cron,
     execution_timezone=_settings.business_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -130,6 +145,6 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     alert_for_failed_run(context.instance, run.run_id, run.job_name)
 
 
-jobs = [refresh_all, ingest_exports, export_freshness]
+jobs = [refresh_all, ingest_exports, export_freshness, *([refresh_all_celery] if refresh_all_celery else [])]
 schedules = [nightly_refresh, export_freshness_hourly]
 sensors = [new_export_files, alert_on_run_failure]

@@ -39,7 +39,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
     from .sop.report import print_sop_summary
 
-    ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None)
+    try:
+        ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None,
+                     executor=args.executor)
+    except ValueError as exc:  # a bad partition, or --executor celery without its setup: say what, no traceback
+        print(f"kpi run: {exc}", file=sys.stderr)
+        return 2
     settings = get_settings()
     if settings.sop_gates:
         print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
@@ -175,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                         "window and KPI_INCREMENTAL_LOOKBACK_DAYS before it (default: a full refresh of every day)")
     r.add_argument("--full-refresh", action="store_true",
                    help="rebuild the incremental dbt models from scratch (the default without --partition)")
+    r.add_argument("--executor", choices=("in_process", "celery"), default=None,
+                   help="in_process: every step in this process; celery: every step on a Celery worker, broker "
+                        "KPI_CELERY_BROKER (README: Distributed executors); default KPI_EXECUTOR or in_process")
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("summary", help="print the KPIs of the last complete week from the warehouse")

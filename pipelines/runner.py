@@ -1,4 +1,6 @@
-"""Run a job in this process with concise progress on the console (used by `kpi run` and `make demo`).
+"""Run a job from this process with concise progress on the console (used by `kpi run` and `make demo`).
+
+The steps run in this process (in_process executor) or on Celery workers (`--executor celery`).
 
 Runs are recorded in DAGSTER_HOME when it is set (so they show in the UI), else in a
 throw-away instance.
@@ -11,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 
 import dagster as dg
 
@@ -29,13 +32,14 @@ class _ProgressHandler(logging.Handler):
         self.first_step_at: float | None = None
         self.event_counts: dict[str, int] = {}
 
-    def _time_steps(self, kind: str, step_key: str | None, message: str) -> None:
+    def _time_steps(self, kind: str, step_key: str | None, message: str, at: float | None = None) -> None:
+        at = time.perf_counter() if at is None else at
         self.event_counts[kind or "LOG"] = self.event_counts.get(kind or "LOG", 0) + 1
         if kind == "STEP_START" and step_key:
-            self.step_started[step_key] = time.perf_counter()
+            self.step_started[step_key] = at
             self.first_step_at = self.first_step_at or self.step_started[step_key]
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step_key in self.step_started:
-            self.step_seconds[step_key] = time.perf_counter() - self.step_started[step_key]
+            self.step_seconds[step_key] = at - self.step_started[step_key]
         elif kind is None and message.startswith("dbt step time: "):  # logged by sop/gating.py
             for part in message.removeprefix("dbt step time: ").split(", "):
                 name, _, secs = part.rpartition(" ")
@@ -44,12 +48,21 @@ class _ProgressHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
-        event = meta.get("dagster_event")
-        self._time_steps(event.event_type_value if event is not None else None, meta.get("step_key"),
-                         str(meta.get("orig_message") or ""))
+        self.on_event(meta.get("dagster_event"), meta.get("step_key"), str(meta.get("orig_message") or ""),
+                    record.levelno, fallback_message=record.getMessage())
+
+    def handle_entry(self, entry) -> None:
+        """An event read back from the run's event log (runs whose steps execute in other processes)."""
+        # Event times are epoch seconds: put them on the perf_counter scale the step timings use.
+        at = time.perf_counter() - (time.time() - entry.timestamp)
+        self.on_event(entry.dagster_event, entry.step_key, entry.user_message or "", entry.level, at=at)
+
+    def on_event(self, event, step_key: str | None, message: str, level: int, *, at: float | None = None,
+               fallback_message: str | None = None) -> None:
+        self._time_steps(event.event_type_value if event is not None else None, step_key, message, at)
         if event is None:
-            if record.levelno >= logging.WARNING:
-                self.print(f"  ! {meta.get('step_key') or ''} {meta.get('orig_message', record.getMessage())}")
+            if level >= logging.WARNING:
+                self.print(f"  ! {step_key or ''} {message or fallback_message}")
             return
         kind = event.event_type_value
         if kind == "ASSET_MATERIALIZATION":
@@ -135,20 +148,24 @@ def partition_tags(partitions: str | None) -> dict[str, str]:
 
 
 def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | None = None,
-            full_refresh: bool | None = None) -> bool:
+            full_refresh: bool | None = None, executor: str | None = None) -> bool:
     """Run a job; progress goes to print_fn (default: stdout), dbt's own log to a file beside the warehouse.
 
     `partitions`: a day or `FIRST..LAST` (one run; the incremental dbt models rebuild that window).
     Without it, a full refresh: the run of the newest day with `full_refresh` (every day rebuilt).
     `full_refresh` (default: when no partition is given) rebuilds the incremental models from scratch.
+    `executor`: `in_process` (every step in this process) or `celery` (every step on a Celery worker,
+    pipelines/distributed.py); default KPI_EXECUTOR.
     """
     from .definitions import defs
     from .settings import get_settings
 
+    settings = get_settings()
+    executor = executor or settings.executor
     console = sys.stdout
     print_fn = print_fn or (lambda line: print(line, file=console, flush=True))
     handler = _ProgressHandler(print_fn)
-    run_log = get_settings().warehouse_path.parent / "last_run.log"
+    run_log = settings.warehouse_path.parent / "last_run.log"
     run_log.parent.mkdir(parents=True, exist_ok=True)
 
     @dg.logger
@@ -160,6 +177,8 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
         return log
 
     job = defs.resolve_job_def(job_name).with_logger_defs({"progress": progress_logger})
+    if executor == "celery":
+        _check_celery_job(defs, job_name)
     if full_refresh is None:
         full_refresh = not partitions
     if not partitions and job.partitions_def is not None:
@@ -171,6 +190,8 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
     if full_refresh and "dbt_models" in job.graph.node_dict:
         run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
     instance = _instance()
+    if executor == "celery" and instance.is_ephemeral:
+        raise ValueError("--executor celery needs DAGSTER_HOME: the workers record the steps' events in its instance")
     # A run killed earlier (SIGKILL) still holds the duckdb_writer slot: free it, or this run waits forever.
     from .warehouse import process_tags, release_dead_writers
 
@@ -178,25 +199,100 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
     t0 = time.perf_counter()
     # dagster-dbt echoes every dbt log line to stdout: keep it in a file, not on the console.
     with instance, open(run_log, "w") as log_file, contextlib.redirect_stdout(log_file):
-        partition_key = tags.pop("dagster/partition", None)
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config, tags={**process_tags(), **tags},
-            partition_key=partition_key,
-        )
-        if not result.success:
-            # No daemon watches in-process runs: raise the failure alert here.
+        if executor == "celery":
+            success, run_id = _run_on_celery(job_name, instance, run_config, {**process_tags(), **tags}, handler)
+        else:
+            partition_key = tags.pop("dagster/partition", None)
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config, tags={**process_tags(), **tags},
+                partition_key=partition_key,
+            )
+            success, run_id = result.success, result.run_id
+        if not success:
+            # No daemon watches runs started from here: raise the failure alert here.
             from .alerts import alert_for_failed_run
 
-            alert = alert_for_failed_run(instance, result.run_id, job_name)
+            alert = alert_for_failed_run(instance, run_id, job_name)
             print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
     from . import run_storage
 
     run_storage.release()  # `kpi` ends with os._exit: leave the run history checkpointed, not in a WAL
-    _write_timings(handler, t0, result.success)
+    _write_timings(handler, t0, success)
     c = handler.counts
-    status = "succeeded" if result.success else "FAILED"
+    status = "succeeded" if success else "FAILED"
+    where = " on Celery workers" if executor == "celery" else ""
     print_fn(
-        f"run {result.run_id[:8]} {status} in {time.perf_counter() - t0:.1f}s: {c['assets']} assets materialized, "
+        f"run {run_id[:8]} {status}{where} in {time.perf_counter() - t0:.1f}s: {c['assets']} assets materialized, "
         f"{c['checks_passed']} checks passed, {c['checks_failed']} failed (dbt log: {run_log})"
     )
-    return result.success
+    return success
+
+
+def _check_celery_job(defs, job_name: str) -> None:
+    from .distributed import CELERY_JOB_SUFFIX, celery_available
+
+    if not celery_available():
+        raise ValueError("--executor celery needs dagster-celery and redis: pip install -e '.[celery]' (make setup does)")
+    names = {j.name for j in defs.resolve_all_job_defs()}
+    if job_name + CELERY_JOB_SUFFIX not in names:
+        runs = sorted(n.removesuffix(CELERY_JOB_SUFFIX) for n in names if n.endswith(CELERY_JOB_SUFFIX))
+        raise ValueError(f"job {job_name!r} has no Celery variant; on Celery workers: {', '.join(runs)}")
+
+
+def _run_on_celery(job_name: str, instance: dg.DagsterInstance, run_config: dict, tags: dict[str, str],
+                   handler: _ProgressHandler) -> tuple[bool, str]:
+    """Orchestrate the job's Celery variant from this process; the steps run on the workers.
+
+    The workers rebuild the job from the code location (pipelines.definitions) and write each step's
+    events to the run's instance: this process reads them back as they arrive for the progress lines.
+    """
+    import threading
+    import uuid
+
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from .distributed import CELERY_JOB_SUFFIX
+
+    recon = ReconstructableRepository.for_module("pipelines.definitions", "defs").get_reconstructable_job(
+        job_name + CELERY_JOB_SUFFIX)
+    launch = uuid.uuid4().hex
+    # The progress lines come from the event log (below), not from a logger: Dagster's console logger,
+    # here and in every worker, would print each event of each step. Warnings and errors are enough.
+    config = {**{k: v for k, v in run_config.items() if k != "loggers"},
+              "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    done = threading.Event()
+    found: dict[str, str] = {}
+
+    def follow() -> None:
+        # Reads the run's event log while the run goes on (its own instance object: a thread of its own).
+        with dg.DagsterInstance.from_ref(instance.get_ref()) as reader:
+            cursor = None
+            while True:
+                finished = done.is_set()
+                if "run_id" not in found:
+                    runs = reader.get_runs(filters=dg.RunsFilter(tags={"kpi/launch": launch}), limit=1)
+                    if runs:
+                        found["run_id"] = runs[0].run_id
+                if "run_id" in found:
+                    while True:
+                        conn = reader.get_records_for_run(found["run_id"], cursor=cursor, limit=500)
+                        for record in conn.records:
+                            handler.handle_entry(record.event_log_entry)
+                        cursor = conn.cursor
+                        if not conn.has_more:
+                            break
+                if finished:
+                    return
+                done.wait(0.5)
+
+    follower = threading.Thread(target=follow, name="kpi-celery-progress", daemon=True)
+    follower.start()
+    try:
+        with warnings.catch_warnings():
+            # dagster-celery registers its step task again for every step it submits; Celery warns each time.
+            warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
+            result = dg.execute_job(recon, instance=instance, run_config=config, tags={**tags, "kpi/launch": launch})
+    finally:
+        done.set()
+        follower.join(timeout=60)
+    return result.success, result.run_id

@@ -57,6 +57,16 @@ def _memory_limit(value: str) -> str:
     return value.strip()
 
 
+EXECUTORS = ("in_process", "celery")
+
+
+def _executor(value: str) -> str:
+    value = value.strip().lower().replace("-", "_")
+    if value not in EXECUTORS:
+        raise ValueError(f"KPI_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -73,6 +83,9 @@ class Settings:
     partitions_start: str
     lookback_days: int
     duckdb_memory_limit: str = "2GB"
+    executor: str = "in_process"
+    celery_broker: str = "redis://127.0.0.1:6379/0"
+    celery_backend: str = "redis://127.0.0.1:6379/0"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -97,6 +110,11 @@ class Settings:
             # A nightly run recomputes this many days before its partition: late events land there.
             lookback_days=_non_negative_int("KPI_INCREMENTAL_LOOKBACK_DAYS", 3),
             duckdb_memory_limit=_memory_limit(os.environ.get("KPI_DUCKDB_MEMORY_LIMIT") or "2GB"),
+            # Where `kpi run` and the nightly schedule run the steps: in one process, or on Celery workers.
+            executor=_executor(os.environ.get("KPI_EXECUTOR") or "in_process"),
+            celery_broker=(broker := os.environ.get("KPI_CELERY_BROKER") or "redis://127.0.0.1:6379/0"),
+            # Where a worker leaves a step's events; Celery's default (rpc://) needs an AMQP broker.
+            celery_backend=os.environ.get("KPI_CELERY_BACKEND") or broker,
         )
 
     @property
