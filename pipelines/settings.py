@@ -55,6 +55,11 @@ class Settings:
     partitions_start: str
     lookback_days: int
     duckdb_memory_limit: str = "2GB"
+    # The raw zone: every raw table as typed Parquet partitioned by export date (pipelines/raw_zone.py),
+    # what a Spark warehouse reads as external tables. None: not written (KPI_RAW_ZONE=off).
+    raw_zone_dir: Path | None = None
+    # Spark target only (dbt target `spark`): its warehouse dir and Derby metastore live here.
+    spark_dir: Path | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -79,6 +84,10 @@ class Settings:
             # A nightly run recomputes this many days before its partition: late events land there.
             lookback_days=_non_negative_int("KPI_INCREMENTAL_LOOKBACK_DAYS", 3),
             duckdb_memory_limit=_memory_limit(os.environ.get("KPI_DUCKDB_MEMORY_LIMIT") or "2GB"),
+            # Default: beside the warehouse's folder (data/raw_zone), so a test's temp warehouse gets its own.
+            raw_zone_dir=None if (os.environ.get("KPI_RAW_ZONE") or "on").lower() in ("0", "off", "false", "no")
+            else _path("KPI_RAW_ZONE_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "raw_zone")),
+            spark_dir=_path("KPI_SPARK_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "spark")),
         )
 
     @property
@@ -92,6 +101,9 @@ class Settings:
             "KPI_BUSINESS_TIMEZONE": self.business_timezone,
             "KPI_BASE_CURRENCY": self.base_currency,
             "KPI_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            # Read by the `spark` target only (profiles.yml, macros/spark_raw_zone.sql).
+            "KPI_RAW_ZONE_DIR": str(self.raw_zone_dir or ""),
+            "KPI_SPARK_DIR": str(self.spark_dir),
         }
 
 
