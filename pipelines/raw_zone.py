@@ -80,6 +80,7 @@ def sync_export(con: duckdb.DuckDBPyConnection, e: Export, root: Path) -> list[s
     if not stale:
         return []
 
+    con.execute("SET enable_progress_bar = false")  # a COPY of a large table would draw one into the run's log
     staging = folder / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     files = [[rel, m[PARTITION_COLUMN]] for rel, m in after.items() if m[PARTITION_COLUMN] in stale]
