@@ -101,10 +101,12 @@ class Settings:
             "KPI_BUSINESS_TIMEZONE": self.business_timezone,
             "KPI_BASE_CURRENCY": self.base_currency,
             "KPI_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
-            # Read by the `spark` target only (profiles.yml, macros/spark_raw_zone.sql).
-            "KPI_RAW_ZONE_DIR": str(self.raw_zone_dir or ""),
-            "KPI_SPARK_DIR": str(self.spark_dir),
         }
+
+    def spark_env(self) -> dict[str, str]:
+        """What the `spark` target reads on top (profiles.yml, macros/spark_raw_zone.sql). Not in dbt_env:
+        the dbt step copies that into os.environ, where a derived default would then pin the next settings."""
+        return {"KPI_RAW_ZONE_DIR": str(self.raw_zone_dir or ""), "KPI_SPARK_DIR": str(self.spark_dir)}
 
 
 def get_settings() -> Settings:

@@ -150,7 +150,7 @@ def engines(tmp_path_factory):
         mp.setenv(k, v)
     try:
         s = Settings.from_env()
-        for k, v in s.dbt_env().items():
+        for k, v in {**s.dbt_env(), **s.spark_env()}.items():
             mp.setenv(k, v)
         generate_demo_exports(root / "all", days=DAYS, scale=SCALE, seed=11, end_date=END, progress=None)
         _deliver(root / "all", s.landing_dir, through=END - dt.timedelta(days=1))
