@@ -761,8 +761,28 @@ def load_export(
     landing_dir: Path,
     *,
     log: Callable[[str], None] = lambda _: None,
+    raw_zone_dir: Path | None | bool = True,
 ) -> LoadResult:
-    """Load new or changed files of one export into raw.<export> in a single transaction."""
+    """Load new or changed files of one export into raw.<export> in a single transaction, then
+    bring its raw zone (Parquet for a second engine: pipelines/raw_zone.py) in line with what committed.
+    raw_zone_dir: True = from the settings (KPI_RAW_ZONE_DIR), None/False = not written."""
+    result = _load_export(con, e, landing_dir, log=log)  # raises before the raw zone is touched
+    if raw_zone_dir is True:
+        from .settings import get_settings
+
+        raw_zone_dir = get_settings().raw_zone_dir
+    if raw_zone_dir:
+        from .raw_zone import sync_export, sync_load_log
+
+        rewritten = sync_export(con, e, raw_zone_dir)
+        sync_load_log(con, raw_zone_dir)
+        if rewritten:
+            log(f"{e.name}: raw zone partition(s) rewritten: {len(rewritten)}")
+    return result
+
+
+def _load_export(con: duckdb.DuckDBPyConnection, e: Export, landing_dir: Path, *,
+                 log: Callable[[str], None]) -> LoadResult:
     ensure_raw_tables(con, (e,))
     con.execute("SET TimeZone = 'UTC'")  # offset-less timestamps are UTC; offsets convert to UTC
     landing_dir = Path(landing_dir).resolve()

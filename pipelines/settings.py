@@ -86,6 +86,11 @@ class Settings:
     executor: str = "in_process"
     celery_broker: str = "redis://127.0.0.1:6379/0"
     celery_backend: str = "redis://127.0.0.1:6379/0"
+    # The raw zone: every raw table as typed Parquet partitioned by export date (pipelines/raw_zone.py),
+    # what a Spark warehouse reads as external tables. None: not written (KPI_RAW_ZONE=off).
+    raw_zone_dir: Path | None = None
+    # Spark target only (dbt target `spark`): its warehouse dir and Derby metastore live here.
+    spark_dir: Path | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -115,6 +120,10 @@ class Settings:
             celery_broker=(broker := os.environ.get("KPI_CELERY_BROKER") or "redis://127.0.0.1:6379/0"),
             # Where a worker leaves a step's events; Celery's default (rpc://) needs an AMQP broker.
             celery_backend=os.environ.get("KPI_CELERY_BACKEND") or broker,
+            # Default: beside the warehouse's folder (data/raw_zone), so a test's temp warehouse gets its own.
+            raw_zone_dir=None if (os.environ.get("KPI_RAW_ZONE") or "on").lower() in ("0", "off", "false", "no")
+            else _path("KPI_RAW_ZONE_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "raw_zone")),
+            spark_dir=_path("KPI_SPARK_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "spark")),
         )
 
     @property
@@ -129,6 +138,11 @@ class Settings:
             "KPI_BASE_CURRENCY": self.base_currency,
             "KPI_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
+
+    def spark_env(self) -> dict[str, str]:
+        """What the `spark` target reads on top (profiles.yml, macros/spark_raw_zone.sql). Not in dbt_env:
+        the dbt step copies that into os.environ, where a derived default would then pin the next settings."""
+        return {"KPI_RAW_ZONE_DIR": str(self.raw_zone_dir or ""), "KPI_SPARK_DIR": str(self.spark_dir)}
 
 
 def get_settings() -> Settings:

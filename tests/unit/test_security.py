@@ -144,7 +144,7 @@ ALLOWED = {
                      "_lit('not a JSON object (expected one object per line: {\"column\": value, ...})')", "lined", "shape"},
     "_stage_parquet": {"_ident(c)", "int(f.fid)", "sel"},
     "ensure_raw_tables": {"LOAD_LOG", "REJECTS", "_table(e)", "cols"},
-    "load_export": {"', '.join(('s.' + _ident(c) for c in e.column_names))", "LOAD_LOG", "REJECTS", "_table(e)", "cols", "t"},
+    "_load_export": {"', '.join(('s.' + _ident(c) for c in e.column_names))", "LOAD_LOG", "REJECTS", "_table(e)", "cols", "t"},
 }
 # Names that carry data from a landing file: never inside SQL text.
 DATA = {"path", "rel", "header", "names", "line", "exc", "error", "result", "p", "h", "text", "value", "warning"}
