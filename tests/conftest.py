@@ -13,6 +13,16 @@ from pipelines.settings import DBT_PROJECT_DIR, Settings
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 
+def require_debian_tool(path: str | None, what: str, make_target: str) -> None:
+    """A Debian program a test drives (chromium, redis-server). `make test` installs it when run as
+    root, as CI does: missing there, the test fails; elsewhere it is skipped with how to install it."""
+    if path and Path(path).exists():
+        return
+    if os.geteuid() == 0:
+        pytest.fail(f"{what} is missing although `make {make_target}` (part of `make test`) installs it as root")
+    pytest.skip(f"{what} is not installed (sudo apt-get install {what}; `make test` installs it when run as root)")
+
+
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     """Point every path of the pipeline at a temp dir (landing, warehouse, dbt target)."""

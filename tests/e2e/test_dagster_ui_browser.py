@@ -12,18 +12,21 @@ import socket
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from pipelines.kpis import kpi_marts, kpis_of_mart
 from pipelines.settings import PROJECT_ROOT
+from tests.conftest import require_debian_tool
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _chromium():
+    require_debian_tool(CHROMIUM, "chromium", "browser")
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = PROJECT_ROOT / "data" / "test-screenshots" / "dagster-ui"

@@ -11,12 +11,16 @@ import pytest
 
 from pipelines.kpis import kpi_catalog
 from pipelines.warehouse import connect
+from tests.conftest import require_debian_tool
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _chromium():
+    require_debian_tool(CHROMIUM, "chromium", "browser")
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "data" / "test-screenshots"

@@ -21,6 +21,7 @@ import pytest
 
 from pipelines.settings import PROJECT_ROOT, Settings
 from pipelines.warehouse import connect
+from tests.conftest import require_debian_tool
 
 pytestmark = pytest.mark.celery
 
@@ -54,9 +55,7 @@ def _stop(proc: subprocess.Popen, *, grace: float = 20.0) -> None:
 
 @pytest.fixture
 def redis_broker(tmp_path):
-    if not REDIS_SERVER:
-        pytest.skip("redis-server is not installed: the Celery executor needs its broker "
-                    "(sudo apt-get install redis-server; `make test` installs it when run as root)")
+    require_debian_tool(REDIS_SERVER, "redis-server", "redis")  # the Celery executor's broker
     import redis
 
     port = _free_port()
