@@ -32,6 +32,12 @@ def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _on(var: str, default: bool) -> bool:
+    """A switch: 1/true/yes/on or 0/false/no/off; unset or empty = the default."""
+    raw = (os.environ.get(var) or "").strip().lower()
+    return default if not raw else raw not in ("0", "off", "false", "no")
+
+
 def _path(var: str, default: str) -> Path:
     p = Path(os.environ.get(var) or default).expanduser()
     return p if p.is_absolute() else PROJECT_ROOT / p
@@ -94,21 +100,25 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
+        warehouse_path = _path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb")
+        # The folder holding the warehouse's folder (data/): the SOP site, the raw zone and Spark's
+        # files default to it, so a test's temp warehouse gets its own.
+        data_dir = warehouse_path.parent.parent
         return cls(
             landing_dir=_path("KPI_LANDING_DIR", "data/landing"),
-            warehouse_path=_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb"),
+            warehouse_path=warehouse_path,
             business_timezone=os.environ.get("KPI_BUSINESS_TIMEZONE") or "UTC",
             base_currency=(os.environ.get("KPI_BASE_CURRENCY") or "USD").upper(),
             dbt_target_dir=_path("KPI_DBT_TARGET_DIR", "dbt_project/target"),
             serving_path=_path("KPI_SERVING_PATH", "data/serving/kpi.duckdb"),
             # DuckDB 2.0 writes a format older readers cannot open; BI drivers often embed 1.1-1.4.
             serving_storage_version=os.environ.get("KPI_SERVING_STORAGE_VERSION") or "v1.1.0",
-            serving_parquet=(os.environ.get("KPI_SERVING_PARQUET") or "").lower() in ("1", "true", "yes"),
+            serving_parquet=_on("KPI_SERVING_PARQUET", False),
             # The SOP site: GX Data Docs + a page per SOP (pipelines/sop/docs.py); default: beside the
             # warehouse's folder (data/sop_docs), so a test's temp warehouse gets its own.
-            sop_docs_dir=_path("KPI_SOP_DOCS_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "sop_docs")),
+            sop_docs_dir=_path("KPI_SOP_DOCS_DIR", str(data_dir / "sop_docs")),
             # SOP gates on (default). `off` only to measure what they cost: no checks, one dbt build.
-            sop_gates=(os.environ.get("KPI_SOP_GATES") or "on").lower() not in ("0", "off", "false", "no"),
+            sop_gates=_on("KPI_SOP_GATES", True),
             nightly_cron=os.environ.get("KPI_NIGHTLY_CRON") or "0 2 * * *",
             # First day of the daily partitions (a backfill cannot start earlier).
             partitions_start=os.environ.get("KPI_PARTITIONS_START") or "2024-01-01",
@@ -121,9 +131,8 @@ class Settings:
             # Where a worker leaves a step's events; Celery's default (rpc://) needs an AMQP broker.
             celery_backend=os.environ.get("KPI_CELERY_BACKEND") or broker,
             # Default: beside the warehouse's folder (data/raw_zone), so a test's temp warehouse gets its own.
-            raw_zone_dir=None if (os.environ.get("KPI_RAW_ZONE") or "on").lower() in ("0", "off", "false", "no")
-            else _path("KPI_RAW_ZONE_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "raw_zone")),
-            spark_dir=_path("KPI_SPARK_DIR", str(_path("KPI_WAREHOUSE_PATH", "data/warehouse/kpi.duckdb").parent.parent / "spark")),
+            raw_zone_dir=_path("KPI_RAW_ZONE_DIR", str(data_dir / "raw_zone")) if _on("KPI_RAW_ZONE", True) else None,
+            spark_dir=_path("KPI_SPARK_DIR", str(data_dir / "spark")),
         )
 
     @property
@@ -140,8 +149,8 @@ class Settings:
         }
 
     def spark_env(self) -> dict[str, str]:
-        """What the `spark` target reads on top (profiles.yml, macros/spark_raw_zone.sql). Not in dbt_env:
-        the dbt step copies that into os.environ, where a derived default would then pin the next settings."""
+        """What the `spark` target reads on top (profiles.yml, macros/spark_raw_zone.sql); the DuckDB
+        refresh does not need it."""
         return {"KPI_RAW_ZONE_DIR": str(self.raw_zone_dir or ""), "KPI_SPARK_DIR": str(self.spark_dir)}
 
 

@@ -104,12 +104,6 @@ class KpiDbtTranslator(DagsterDbtTranslator):
 translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _dbt_env() -> None:
-    # dbt reads the same settings through env_var() in profiles.yml and dbt_project.yml;
-    # DbtCliResource hands this process's environment to dbt.
-    os.environ.update(get_settings().dbt_env())
-
-
 # dbt unit tests check model logic on fixed inputs: they belong to `make test`
 # (tests/unit/test_dbt_unit_tests.py), not to every refresh, where they cost ~8 s (kpi bench).
 DBT_REFRESH_EXCLUDES = ("--exclude-resource-type", "unit_test")
@@ -128,8 +122,8 @@ def dbt_window(context: dg.AssetExecutionContext, config: DbtRunConfig) -> tuple
     """dbt's arguments and environment for the step: `--full-refresh`, or the partition window
     (none: an unpartitioned run rebuilds every day).
 
-    The window goes to dbt in the environment of its process (settings.scoped_environ): as
-    --vars it would make dbt re-parse the whole project on every nightly run."""
+    The window goes to dbt in the environment of its process (dbt_step_environ): as --vars
+    it would make dbt re-parse the whole project on every nightly run."""
     window = None if config.full_refresh else run_window(context)
     env = dict(zip(WINDOW_ENV, (window.min_date.isoformat(), window.max_date.isoformat()) if window else ("", "")))
     if config.full_refresh:
@@ -138,6 +132,16 @@ def dbt_window(context: dg.AssetExecutionContext, config: DbtRunConfig) -> tuple
     if window is not None:
         context.log.info(f"dbt: incremental window {window.min_date}..{window.max_date} ({window.reason})")
     return [], env
+
+
+def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtRunConfig):
+    """dbt's arguments for the step, and the environment its dbt processes need, for the step only.
+
+    dbt reads the settings and the window through env_var() (profiles.yml, dbt_project.yml,
+    macros/incremental_window.sql); DbtCliResource hands this process's environment to dbt. Scoped
+    (settings.scoped_environ), so a step's window never leaks into a later run of the same process."""
+    window_args, window_env = dbt_window(context, config)
+    return window_args, scoped_environ({**get_settings().dbt_env(), **window_env})
 
 
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
@@ -175,16 +179,16 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
         backfill_policy=SINGLE_RUN,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        _dbt_env()
         settings = get_settings()
-        window_args, window_env = dbt_window(context, config)
-        yield from GatedBuild(
-            context, dbt, manifest=manifest, translator=translator, registry=registry(),
-            dbt_args=[*window_args, *DBT_REFRESH_EXCLUDES], dbt_env=window_env,
-            warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
-            # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
-            wrap_events=lambda events: with_kpi_metadata(events, context),
-        ).run()
+        window_args, environ = dbt_step_environ(context, config)
+        with environ:
+            yield from GatedBuild(
+                context, dbt, manifest=manifest, translator=translator, registry=registry(),
+                dbt_args=[*window_args, *DBT_REFRESH_EXCLUDES],
+                warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
+                # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
+                wrap_events=lambda events: with_kpi_metadata(events, context),
+            ).run()
 
     return dbt_models
 
@@ -195,12 +199,11 @@ def _plain_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, pool=DUCKDB_WRITER_POOL,
                 partitions_def=DAILY, backfill_policy=SINGLE_RUN)
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        _dbt_env()
-        window_args, window_env = dbt_window(context, config)
-        with scoped_environ(window_env):  # dbt's process starts here, with the window in its environment
+        window_args, environ = dbt_step_environ(context, config)
+        with environ:
             invocation = dbt.cli(["build", *window_args, *DBT_REFRESH_EXCLUDES], context=context, target_path=RUN_TARGET_PATH)
-        # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
-        yield from with_kpi_metadata(invocation.stream(), context)
+            # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
+            yield from with_kpi_metadata(invocation.stream(), context)
 
     return dbt_models
 

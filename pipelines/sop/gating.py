@@ -33,7 +33,6 @@ from typing import Any
 
 import dagster as dg
 
-from ..settings import scoped_environ
 from .checks import asset_key, check_result
 from .registry import GateTarget, Registry
 
@@ -154,7 +153,7 @@ class GatedBuild:
 
     def __init__(self, context: dg.AssetExecutionContext, dbt, *, manifest: Mapping[str, Any], translator,
                  registry: Registry, warehouse_path: Path, target_path: Path, docs_dir: Path | None,
-                 dbt_args: list[str] | None = None, dbt_env: Mapping[str, str] | None = None,
+                 dbt_args: list[str] | None = None,
                  wrap_events: Callable[[Iterable], Iterable] = lambda events: events, now: dt.datetime | None = None):
         self.context = context
         self.dbt = dbt
@@ -166,7 +165,6 @@ class GatedBuild:
         self.target_path = Path(target_path)
         self.docs_dir = docs_dir
         self.dbt_args = list(dbt_args or [])  # --full-refresh, the excludes: on both phases
-        self.dbt_env = dict(dbt_env or {})  # the window, in the environment of both phases' dbt processes
         self.wrap_events = wrap_events
         self.started = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.assets_def = context.assets_def
@@ -226,13 +224,12 @@ class GatedBuild:
             return
         self.phases.append(phase)
         self.context.log.info(f"dbt build, phase {phase.name}: {len(uids)} model(s) and seed(s)")
-        with scoped_environ(self.dbt_env):  # dbt's process starts here, with the window in its environment
-            invocation = self.dbt.cli(
-                ["build", *self.dbt_args, "--indirect-selection", "buildable",
-                 "--select", " ".join(self.graph.selector(u) for u in uids)],
-                manifest=self.manifest, dagster_dbt_translator=self.translator,
-                target_path=self.target_path, raise_on_error=False,
-            )
+        invocation = self.dbt.cli(
+            ["build", *self.dbt_args, "--indirect-selection", "buildable",
+             "--select", " ".join(self.graph.selector(u) for u in uids)],
+            manifest=self.manifest, dagster_dbt_translator=self.translator,
+            target_path=self.target_path, raise_on_error=False,
+        )
         try:
             yield from self.wrap_events(self._as_step_events(invocation.stream(), phase))
         except BaseException:

@@ -145,17 +145,23 @@ class GateRunner:
         self._n = 0
 
     # --- GX context -------------------------------------------------------------------
+    @staticmethod
+    def _quiet_context():
+        """An in-memory GX context without progress bars or INFO chatter (this runner's and Spark's)."""
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        return ctx
+
     def _context(self):
         if self._ctx is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
             from .gx_duckdb import readonly_url
 
-            for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
-                logging.getLogger(name).setLevel(logging.ERROR)
-            self._ctx = gx.get_context(mode="ephemeral")
-            self._ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._ctx = self._quiet_context()
             tmp = self.warehouse_path.parent / ".gx_tmp"
             url = readonly_url(self.warehouse_path, name=f"sop_gates_{os.getpid()}_{id(self)}",
                                memory_limit=MEMORY_LIMIT, temp_directory=tmp)

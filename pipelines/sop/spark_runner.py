@@ -37,13 +37,7 @@ class SparkGateRunner(GateRunner):
 
     def _context(self):
         if self._ctx is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
-                logging.getLogger(name).setLevel(logging.ERROR)
-            self._ctx = gx.get_context(mode="ephemeral")
-            self._ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._ctx = self._quiet_context()
             self._spark_ds = self._ctx.data_sources.add_spark("spark_warehouse")
         return self._ctx
 
