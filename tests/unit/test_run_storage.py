@@ -18,10 +18,15 @@ SCRIPT = textwrap.dedent("""
     os.environ["DAGSTER_HOME"] = sys.argv[1]
     open(os.path.join(sys.argv[1], "dagster.yaml"), "w").write("telemetry:\\n  enabled: false\\n")
     import dagster as dg
+    import sqlalchemy as sa
+    connects = []
+    sa.event.listen(sa.engine.Engine, "connect", lambda con, rec: connects.append(1))
     instance = dg.DagsterInstance.get()
     run_id = "0f0f0f0f-0000-0000-0000-000000000000"
     shard = os.path.join(sys.argv[1], "history", "runs", run_id + ".db")
     wal_seen_between_events = []
+    instance.report_engine_event("first event: creates the shard", job_name="job", run_id=run_id)
+    connects.clear()
     for i in range(5):
         instance.report_engine_event(f"event {i}", job_name="job", run_id=run_id)
         wal_seen_between_events.append(os.path.exists(shard + "-wal"))
@@ -30,7 +35,8 @@ SCRIPT = textwrap.dedent("""
     con.close()
     if sys.argv[2] == "install":
         run_storage.release()  # what the runner does at the end of a run
-    print(json.dumps({"wal": wal_seen_between_events, "stored": stored, "wal_at_end": os.path.exists(shard + "-wal")}))
+    print(json.dumps({"wal": wal_seen_between_events, "stored": stored, "wal_at_end": os.path.exists(shard + "-wal"),
+                      "connects": len(connects)}))
 """)
 
 
@@ -50,9 +56,13 @@ def test_events_are_stored_and_the_wal_is_no_longer_checkpointed_away_after_each
     # With the listener, an idle connection keeps the WAL open between events ...
     assert tuned["wal"][1:] == [True] * 4
     # ... and every event is still there, readable by another connection (the webserver's).
-    assert tuned["stored"] == plain["stored"] == 5
+    assert tuned["stored"] == plain["stored"] == 6
     # At the end of a run the idle connections close and the WAL is checkpointed away.
     assert tuned["wal_at_end"] is False
+    # Dagster opens a new SQLite connection (and engine) per event; with the patch the shard's
+    # engine and its pooled connection are kept for the run.
+    assert plain["connects"] == 5
+    assert tuned["connects"] == 0
 
 
 def test_synchronous_normal_only_on_sqlite_connections(tmp_path):
