@@ -1018,6 +1018,10 @@ def build_raw_asset(e: Export) -> dg.AssetsDefinition:
         settings = get_settings()
         from .warehouse import connect
 
+        if settings.sop_gates:  # the dbt step's gates come next: import GX while this export loads
+            from .sop.runner import warm_up_in_background
+
+            warm_up_in_background()
         with connect(settings.warehouse_path) as con:
             result = load_export(con, e, settings.landing_dir, log=context.log.info)
         for warning in result.warnings:
