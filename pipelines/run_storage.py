@@ -36,8 +36,9 @@ MAX_KEPT_OPEN = 8  # a run touches 3 files (runs.db, index.db, its own shard); a
 _keepers: OrderedDict[str, sqlite3.Connection] = OrderedDict()
 _lock = threading.Lock()
 _installed = False
-# (storage id, shard) -> (pid, engine): the event log's engines, at most MAX_KEPT_OPEN kept
-_engines: OrderedDict[tuple[int, str], tuple[int, Engine]] = OrderedDict()
+# shard database URL -> (pid, engine): the event log's engines, at most MAX_KEPT_OPEN kept. Keyed by
+# the file, not the storage object: a test's next instance may reuse a collected storage's id.
+_engines: OrderedDict[str, tuple[int, Engine]] = OrderedDict()
 
 
 def _wal_database(con: sqlite3.Connection) -> str | None:
@@ -68,19 +69,19 @@ def _on_connect(dbapi_connection, _record) -> None:
 
 def _shard_engine(storage, shard: str) -> Engine:
     """The storage's engine for a shard, created once per process (a forked child makes its own)."""
-    key = (id(storage), shard)
+    url = storage.conn_string_for_shard(shard)
     with _lock:
-        pid, engine = _engines.get(key, (None, None))
+        pid, engine = _engines.get(url, (None, None))
         if engine is None or pid != os.getpid():
             from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 
             # One pooled connection (a few more if a thread, such as the webserver's watcher, needs one).
-            engine = create_engine(storage.conn_string_for_shard(shard), poolclass=QueuePool, pool_size=1, max_overflow=4,
+            engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
-            _engines[key] = (os.getpid(), engine)
+            _engines[url] = (os.getpid(), engine)
             while len(_engines) > MAX_KEPT_OPEN:
                 _engines.popitem(last=False)[1][1].dispose()
-        _engines.move_to_end(key)
+        _engines.move_to_end(url)
         return engine
 
 

@@ -80,3 +80,31 @@ def test_synchronous_normal_only_on_sqlite_connections(tmp_path):
     duck = sa.create_engine(f"duckdb:///{tmp_path / 'x.duckdb'}")
     with duck.connect() as con:
         assert con.exec_driver_sql("select 42").scalar() == 42
+
+
+def test_each_instance_writes_its_own_files(tmp_path):
+    """Engines are kept per shard file: a second instance (another DAGSTER_HOME) in the same
+    process, with the same run id, never writes into the first one's files."""
+    import gc
+    import sqlite3
+
+    import dagster as dg
+
+    from pipelines import run_storage
+
+    run_storage.install()
+    run_id = "0f0f0f0f-0000-0000-0000-000000000001"
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        with dg.instance_for_test(temp_dir=str(tmp_path / name)) as instance:
+            for i in range(2 if name == "first" else 3):
+                instance.report_engine_event(f"{name} {i}", job_name="job", run_id=run_id)
+        del instance
+        gc.collect()  # the first storage object is gone: its id may be reused by the second
+    run_storage.release()
+    counts = {}
+    for name in ("first", "second"):
+        con = sqlite3.connect(tmp_path / name / "history" / "runs" / f"{run_id}.db")
+        counts[name] = con.execute("select count(*) from event_logs").fetchone()[0]
+        con.close()
+    assert counts == {"first": 2, "second": 3}
