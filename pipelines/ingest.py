@@ -722,6 +722,7 @@ def _quarantine_duplicates(con, e: Export, ident: list[str], what: str) -> None:
 def _quarantine_keys_of_other_files(con, e: Export, pk: list[str]) -> None:
     """A non-change export carries each key once: the file that loaded it first keeps it."""
     on_pk = " AND ".join(f"s.{k} = o.{k}" for k in pk)
+    t_pk, on_t = ", ".join(f"t.{k}" for k in pk), " AND ".join(f"s.{k} = t.{k}" for k in pk)
     # Only the keys this run brings are looked up: grouping every key of the table cost each nightly
     # run a pass over the whole history (millions of web events).
     con.execute(
@@ -730,8 +731,8 @@ def _quarantine_keys_of_other_files(con, e: Export, pk: list[str]) -> None:
                    'primary key ' || {_key_text(e, 's.')} || ' was already loaded from ' || o.src
                    || ': not loaded again (re-deliver that file to correct the row)', {_typed_raw_row(e, 's.')}
             FROM _stage s JOIN (
-                SELECT {', '.join('t.' + k for k in pk)}, min(t._source_file) AS src
-                FROM {_table(e)} t SEMI JOIN (SELECT DISTINCT {', '.join(pk)} FROM _stage) s ON {on_pk.replace('o.', 't.')}
+                SELECT {t_pk}, min(t._source_file) AS src
+                FROM {_table(e)} t SEMI JOIN (SELECT DISTINCT {', '.join(pk)} FROM _stage) s ON {on_t}
                 WHERE t._source_file NOT IN (SELECT rel FROM _paths) GROUP BY ALL) o ON {on_pk}""")
     _drop_rejected_rows(con)
     # Within this run (no key is twice in one file by now): the first file in name order keeps it.

@@ -132,7 +132,7 @@ ALLOWED = {
                                "_typed_raw_row(e, 's.')", "c", "on", "row", "what"},
     "_quarantine_keys": {"' OR '.join((f'{k} IS NULL' for k in pk))", "', '.join(ident)", "_typed_raw_row(e)", "first_null", "k"},
     "_quarantine_keys_of_other_files": {"', '.join(pk)", "'/'.join(pk)", "_key_text(e, 's.')", "_table(e)",
-                                        "_typed_raw_row(e, 's.')", "on_pk"},
+                                        "_typed_raw_row(e, 's.')", "on_pk", "t_pk", "on_t"},  # pk: _ident names
     "_scan": {"' '.join((f'WHEN {_lit(k)} THEN {_lit(v)}' for k, v in _REJECT_TYPES.items()))",
               "_clip('arg_min(e.csv_line, coalesce(e.column_idx, 0))')", "_lit(k)", "_lit(v)", "header_rows", "scan",
               "sql.replace('{parallel}', '')", "sql.replace('{parallel}', ', parallel = false')"},
