@@ -144,7 +144,11 @@ def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtRunConfig):
     macros/incremental_window.sql); DbtCliResource hands this process's environment to dbt. Scoped
     (settings.scoped_environ), so a step's window never leaks into a later run of the same process."""
     window_args, window_env = dbt_window(context, config)
-    return window_args, scoped_environ({**get_settings().dbt_env(), **window_env})
+    settings = get_settings()
+    # A run of dbt models alone on a new checkout: without its folder DuckDB cannot create the
+    # warehouse, and dbt-duckdb retries that IOException for ~4 minutes before failing.
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return window_args, scoped_environ({**settings.dbt_env(), **window_env})
 
 
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per

@@ -224,22 +224,26 @@ class GatedBuild:
             return
         self.phases.append(phase)
         self.context.log.info(f"dbt build, phase {phase.name}: {len(uids)} model(s) and seed(s)")
+        # --no-write-json: dbt's manifest.json and run_results.json cost ~2 s per dbt process
+        # (pyinstrument); the step reads dbt's results from its event stream instead.
         invocation = self.dbt.cli(
-            ["build", *self.dbt_args, "--indirect-selection", "buildable",
+            ["build", *self.dbt_args, "--no-write-json", "--indirect-selection", "buildable",
              "--select", " ".join(self.graph.selector(u) for u in uids)],
             manifest=self.manifest, dagster_dbt_translator=self.translator,
             target_path=self.target_path, raise_on_error=False,
         )
         try:
-            yield from self.wrap_events(self._as_step_events(invocation.stream(), phase))
+            yield from self.wrap_events(self._as_step_events(self._dagster_events(invocation, phase), phase))
         except BaseException:
             # Our side failed (or the step was closed) while dbt still runs: stop it, or it keeps
             # the warehouse lock and every later writer of this run (alerts, the next run) waits on it.
             _stop(invocation.process)
             raise
         phase.ok = invocation.is_successful()
-        if not phase.ok:
-            phase.errors = self._dbt_errors(invocation)
+        if not phase.ok and not phase.errors and not phase.failed_tests:
+            # dbt failed outside any node and no test failed (a compile or connection error): its error lines
+            phase.errors = [m.strip()[:300] for m in invocation._error_messages[-10:]] or [
+                f"dbt exited with code {invocation.process.returncode} (see the dbt log in {self.target_path})"]
         for uid in uids:
             if uid not in phase.built:
                 self._block(uid, f"dbt did not build {self.graph.node(uid)['name']} in phase {phase.name}")
@@ -270,14 +274,24 @@ class GatedBuild:
             else:
                 yield ev
 
-    @staticmethod
-    def _dbt_errors(invocation) -> list[str]:
-        try:
-            results = invocation.get_artifact("run_results.json")["results"]
-        except Exception:  # pragma: no cover - dbt died before writing its results
-            return ["dbt failed before writing run_results.json (see the dbt log)"]
-        return [f"{r['unique_id']}: {r['status']} {(r.get('message') or '').strip()[:300]}"
-                for r in results if r["status"] in ("error", "runtime error")]  # failed tests are checks already
+    def _dagster_events(self, invocation, phase: _DbtPhase) -> Iterator:
+        """dagster-dbt's events of each dbt event (what `invocation.stream()` yields), noting the
+        nodes that ended in an error and dbt's message for each (its end-of-run summary); failed
+        tests are not errors here: they are checks already."""
+        errored: list[str] = []
+        messages: dict[str, str] = {}
+        for event in invocation.stream_raw_events():
+            info, data = event.raw_event.get("info", {}), event.raw_event.get("data", {})
+            node = data.get("node_info") or {}
+            uid = node.get("unique_id")
+            if uid and node.get("node_status") in ("error", "runtime error") and uid not in errored:
+                errored.append(uid)
+            if uid and info.get("name") == "RunResultError":
+                messages[uid] = " ".join((data.get("msg") or "").split())
+            yield from event.to_default_asset_events(
+                manifest=self.manifest, dagster_dbt_translator=self.translator, context=invocation.context,
+                target_path=self.target_path, project=invocation.project)
+        phase.errors += [f"{uid}: error {messages.get(uid, '')[:300]}".rstrip() for uid in errored]
 
     def _ensure_ops_tables(self) -> None:
         from .results import ops_tables_exist

@@ -33,3 +33,53 @@ def test_one_mart_and_its_upstream_on_an_empty_warehouse(settings, monkeypatch, 
         loaded = {r[0] for r in con.execute("SELECT DISTINCT export FROM raw._load_log").fetchall()}
         assert "marts.fct_storefront_daily" not in tables(con), "a mart outside the selection was built"
     assert loaded == {"tickets", "ticket_interactions", "csat_responses"}, "only the selection's exports are loaded"
+
+
+def test_a_model_that_fails_fails_the_step_and_names_the_model(settings, monkeypatch, tmp_path):
+    """dbt's errors come from its event stream (the step runs dbt with --no-write-json): a staging
+    view over an export never loaded fails, the step fails and its message names the model."""
+    from pipelines.definitions import defs
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("KPI_SOP_DOCS_DIR", str(tmp_path / "sop_docs"))
+    staging = dg.AssetKey(["staging", "stg_helpdesk__tickets"])
+    job = defs.resolve_job_def("refresh_all")
+
+    # Only the dbt model, on an empty warehouse: raw.tickets does not exist.
+    result = job.execute_in_process(asset_selection=[staging], raise_on_error=False,
+                                    partition_key=job.partitions_def.get_last_partition_key())
+
+    assert not result.success
+    # The step's error with its cause: the RuntimeError the dbt step raised
+    failures = [e.event_specific_data.error.to_string() for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert len(failures) == 1 and "dbt build failed" in failures[0], failures
+    assert "model.kpi_warehouse.stg_helpdesk__tickets: error" in failures[0], failures[0]
+    assert "tickets" in failures[0].split("stg_helpdesk__tickets: error", 1)[1], "dbt's own message follows"
+
+
+def test_a_failing_dbt_test_is_a_failed_check_not_a_dbt_error(settings, monkeypatch, tmp_path):
+    """dbt exits 1 when a test of severity error fails: that is a failed check on the model (and
+    what is downstream is not built), never the step's "dbt build failed"."""
+    from pipelines.definitions import defs
+    from pipelines.exports.demo import generate_demo_exports
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("KPI_SOP_DOCS_DIR", str(tmp_path / "sop_docs"))
+    generate_demo_exports(settings.landing_dir, days=7, scale=0.05, seed=3,
+                          end_date=dt.date.today() - dt.timedelta(days=1), progress=None)
+    job = defs.resolve_job_def("refresh_all")
+    partition = job.partitions_def.get_last_partition_key()
+    assert job.execute_in_process(asset_selection=[dg.AssetKey(["raw", "tickets"])], partition_key=partition).success
+    with connect(settings.warehouse_path) as con:  # a channel the accepted_values test refuses
+        con.execute("UPDATE raw.tickets SET channel = 'pigeon' WHERE ticket_id = (SELECT min(ticket_id) FROM raw.tickets)")
+
+    staging = dg.AssetKey(["staging", "stg_helpdesk__tickets"])
+    result = job.execute_in_process(asset_selection=[staging], raise_on_error=False, partition_key=partition)
+
+    failures = [e.event_specific_data.error.to_string() for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert not any("dbt build failed" in f for f in failures), failures
+    checks = {e.event_specific_data.check_name: e.event_specific_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    channel_test = next(name for name in checks if name.startswith("accepted_values_stg_helpdesk__tickets_channel"))
+    assert checks[channel_test] is False
+    assert checks["not_null_stg_helpdesk__tickets_ticket_id"] is True
