@@ -121,34 +121,26 @@ class DbtRunConfig(dg.Config):
 WINDOW_ENV = ("KPI_WINDOW_MIN_DATE", "KPI_WINDOW_MAX_DATE")  # read by macros/incremental_window.sql
 
 
-def dbt_window(context: dg.AssetExecutionContext, config: DbtRunConfig) -> tuple[list[str], dict[str, str]]:
-    """dbt's arguments and environment for the step: `--full-refresh`, or the partition window
-    (none: an unpartitioned run rebuilds every day).
+def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtRunConfig):
+    """dbt's arguments for the step (`--full-refresh`, or none), and the environment its dbt
+    processes need, for the step only.
 
-    The window goes to dbt in the environment of its process (dbt_step_environ): as --vars
-    it would make dbt re-parse the whole project on every nightly run."""
+    dbt reads the settings and the partition window (none: an unpartitioned run rebuilds every
+    day) through env_var() (profiles.yml, dbt_project.yml, macros/incremental_window.sql);
+    DbtCliResource hands this process's environment to dbt. As --vars the window would make dbt
+    re-parse the whole project on every nightly run. Scoped (settings.scoped_environ), so a step's
+    window never leaks into a later run of the same process."""
     window = None if config.full_refresh else run_window(context)
-    env = dict(zip(WINDOW_ENV, (window.min_date.isoformat(), window.max_date.isoformat()) if window else ("", "")))
+    window_env = dict(zip(WINDOW_ENV, (window.min_date.isoformat(), window.max_date.isoformat()) if window else ("", "")))
     if config.full_refresh:
         context.log.info("dbt: full refresh (incremental models rebuilt from scratch)")
-        return ["--full-refresh"], env
-    if window is not None:
+    elif window is not None:
         context.log.info(f"dbt: incremental window {window.min_date}..{window.max_date} ({window.reason})")
-    return [], env
-
-
-def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtRunConfig):
-    """dbt's arguments for the step, and the environment its dbt processes need, for the step only.
-
-    dbt reads the settings and the window through env_var() (profiles.yml, dbt_project.yml,
-    macros/incremental_window.sql); DbtCliResource hands this process's environment to dbt. Scoped
-    (settings.scoped_environ), so a step's window never leaks into a later run of the same process."""
-    window_args, window_env = dbt_window(context, config)
     settings = get_settings()
     # A run of dbt models alone on a new checkout: without its folder DuckDB cannot create the
     # warehouse, and dbt-duckdb retries that IOException for ~4 minutes before failing.
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    return window_args, scoped_environ({**settings.dbt_env(), **window_env})
+    return ["--full-refresh"] if config.full_refresh else [], scoped_environ({**settings.dbt_env(), **window_env})
 
 
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per

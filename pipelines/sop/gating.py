@@ -241,7 +241,8 @@ class GatedBuild:
             raise
         phase.ok = invocation.is_successful()
         if not phase.ok and not phase.errors and not phase.failed_tests:
-            # dbt failed outside any node and no test failed (a compile or connection error): its error lines
+            # dbt failed outside any node and no test failed (a compile or connection error): the error
+            # lines dagster-dbt collected from dbt's output
             phase.errors = [m.strip()[:300] for m in invocation._error_messages[-10:]] or [
                 f"dbt exited with code {invocation.process.returncode} (see the dbt log in {self.target_path})"]
         for uid in uids:
