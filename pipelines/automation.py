@@ -145,6 +145,52 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     alert_for_failed_run(context.instance, run.run_id, run.job_name)
 
 
-jobs = [refresh_all, ingest_exports, export_freshness, *([refresh_all_celery] if refresh_all_celery else [])]
+# One domain's bad data holds back that domain only. A failed data gate is a blocking check, so
+# Dagster stops everything downstream of the dbt step in that run, publish included; the dbt step
+# has built the long KPI table all the same (the held domain's last good rows, marked stale). A
+# second run then publishes it: `kpi run` launches it itself, the daemon through this sensor.
+publish_kpis = dg.define_asset_job(
+    "publish_kpis",
+    selection=dg.AssetSelection.groups("serving"),
+    description="Publish the serving snapshot and the dashboard from the warehouse as it is. Launched after a "
+                "refresh whose failed data gate held a domain back (its KPIs stale, every other domain fresh).",
+)
+
+LONG_TABLE_KEY = dg.AssetKey(["marts", "fct_kpi_daily"])
+
+
+def held_by_run(instance: dg.DagsterInstance, run_id: str) -> list:
+    """The KPI marts the run held back (sop.results.MartHold) when it built the long KPI table all the
+    same: that run published nothing, a publish run should follow. Empty otherwise."""
+    from .sop.results import held_marts
+    from .warehouse import connect
+
+    built = instance.get_latest_materialization_event(LONG_TABLE_KEY)
+    warehouse = get_settings().warehouse_path
+    if built is None or built.run_id != run_id or not warehouse.exists():
+        return []
+    with connect(warehouse, read_only=True) as con:
+        return [h for h in held_marts(con) if h.run_id == run_id]
+
+
+@dg.run_failure_sensor(
+    name="publish_after_held_domain",
+    monitored_jobs=[refresh_all, *([refresh_all_celery] if refresh_all_celery else [])],
+    request_job=publish_kpis,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a refresh whose failed data gate held a domain back: publish the other domains' fresh KPIs "
+                "(the held domain's last good rows, marked stale).",
+)
+def publish_after_held_domain(context: dg.RunFailureSensorContext):
+    run = context.dagster_run
+    held = held_by_run(context.instance, run.run_id)
+    if not held:
+        return dg.SkipReason(f"run {run.run_id[:8]} held no domain back while building the long KPI table")
+    return dg.RunRequest(run_key=f"publish-after-{run.run_id}",
+                         tags={"kpi/trigger": "held_domain", "kpi/after_run": run.run_id,
+                               "kpi/held_marts": ",".join(h.mart for h in held)[:200]})
+
+
+jobs = [refresh_all, ingest_exports, export_freshness, publish_kpis, *([refresh_all_celery] if refresh_all_celery else [])]
 schedules = [nightly_refresh, export_freshness_hourly]
-sensors = [new_export_files, alert_on_run_failure]
+sensors = [new_export_files, alert_on_run_failure, publish_after_held_domain]

@@ -75,6 +75,7 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
             ).fetchall()
         else:
             sop_rows = []
+        held = held_domains(con)
         freshness = con.execute(
             "SELECT system, export, cadence, files_loaded, rows_in_raw, last_loaded_at, newest_data_date, "
             "max_age_hours, on_time FROM ops.export_freshness ORDER BY system, export").fetchall()
@@ -115,9 +116,15 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
         f'<td class="status">{"on time" if ok else ("late" if loaded else "never delivered")}</td></tr>'
         for system, export, cadence, files, rows_, loaded, newest, limit, ok in freshness
     )
+    for domain in held:
+        by_domain.setdefault(domain, [])
     sections = "".join(
         f'<section class="domain" id="{html.escape(d)}"><h2>{html.escape(d.replace("_", " "))}</h2>'
-        f'<div class="tiles">{"".join(tiles)}</div></section>'
+        + "".join(f'<p class="stale" data-held-by="{html.escape(h.gate)}">Stale: held back by {html.escape(h.gate)} '
+                  f'({html.escape(h.reason)}); showing the last good KPIs '
+                  f'{("built " + h.built_at.strftime("%Y-%m-%d %H:%M") + " UTC") if h.built_at else "(none yet)"}.</p>'
+                  for h in held.get(d, []))
+        + f'<div class="tiles">{"".join(tiles)}</div></section>'
         for d, tiles in sorted(by_domain.items())
     ) or "<p>No KPIs published yet: run the pipeline.</p>"
 
@@ -129,7 +136,21 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
-    return {"kpis": len(series), "domains": len(by_domain), "sops": len(sops), "exports": len(freshness)}
+    return {"kpis": len(series), "domains": len(by_domain), "sops": len(sops), "exports": len(freshness),
+            "held_domains": len(held)}
+
+
+def held_domains(con) -> dict[str, list]:
+    """domain -> the holds (sop.results.MartHold) of its KPI marts: a failed data gate keeps them at their
+    last good rows (fct_kpi_daily.is_stale)."""
+    from .kpis import kpi_catalog
+    from .sop.results import held_marts
+
+    domain_of = {kpi["mart"]: kpi["domain"] for kpi in kpi_catalog().values()}
+    out: dict[str, list] = {}
+    for h in held_marts(con):
+        out.setdefault(domain_of.get(h.mart, h.mart), []).append(h)
+    return out
 
 
 _PAGE = """<!doctype html>
@@ -146,6 +167,7 @@ h2 {{ text-transform: capitalize; border-bottom: 1px solid #d5d9e0; padding-bott
 .tile.on_target {{ border-left-color: #2e9d5b; }} .tile.at_risk {{ border-left-color: #e0a100; }}
 .tile.off_target {{ border-left-color: #d64541; }}
 tr.late td.status {{ color: #d64541; font-weight: 600; }} tr.on-time td.status {{ color: #2e9d5b; }}
+.stale {{ background: #fdf0d5; border-left: 6px solid #e0a100; padding: 6px 10px; }}
 .tile h3 {{ margin: 0; font-size: 14px; }} .kpi-id {{ margin: 0; color: #6b7385; font-size: 11px; }}
 .value {{ font-size: 26px; margin: 4px 0; }} .meta {{ margin: 0 0 4px; color: #4b5366; font-size: 12px; }}
 .trend polyline.value {{ fill: none; stroke: #3366cc; stroke-width: 1.5; }}

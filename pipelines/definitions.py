@@ -7,11 +7,6 @@ import dagster as dg
 # once per asset on every `kpi run` and every webserver load, telling the user nothing.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from . import run_storage  # noqa: E402
-
-# Run history without an fsync per event, in `kpi run` and in the UI's run workers alike.
-run_storage.install()
-
 from .automation import jobs, schedules, sensors  # noqa: E402 (after the warning filter)
 from .freshness import freshness_checks
 from .ingest import landing_specs, load_log_spec, raw_assets

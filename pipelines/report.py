@@ -105,8 +105,11 @@ def format_value(value: float | None, unit: str) -> str:
 
 def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> None:
     """Print, per domain, each KPI of the last complete week with value, target and status."""
+    from .dashboard import held_domains
+
     with connect(warehouse_path, read_only=True) as con:
         week = kpi_week(con, days)
+        held = held_domains(con)
     if week is None:
         print_fn("no KPIs in the warehouse yet (marts.fct_kpi_daily is missing or empty)")
         return
@@ -118,6 +121,8 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> No
         if line.domain != domain:
             domain = line.domain
             print_fn(f"\n{domain.replace('_', ' ')}")
+            for h in held.get(domain, []):  # a failed data gate holds the domain back: last good rows
+                print_fn(f"  STALE: {h.mart} held back by {h.gate} ({h.reason}); last good rows built {h.built_at or '-'}")
             print_fn(f"  {'kpi_id':<42} {'value':>16} {'target':>16}  status")
         status = STATUS_LABEL.get(line.status, line.status)
         note = f"  ({line.note})" if line.note else ""

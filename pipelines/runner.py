@@ -214,9 +214,23 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
 
             alert = alert_for_failed_run(instance, run_id, job_name)
             print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
-    from . import run_storage
+            # A failed data gate held a domain back: its blocking check stopped publish in that run,
+            # the other domains' KPIs are fresh in the long table. Publish them (automation.py).
+            from .automation import held_by_run
 
-    run_storage.release()  # `kpi` ends with os._exit: leave the run history checkpointed, not in a WAL
+            held = held_by_run(instance, run_id)
+            for h in held:
+                print_fn(f"  ! held back: {h.mart} (gate {h.gate}: {h.reason}); its last good rows "
+                         f"({h.built_at or 'none yet'}) stay, marked stale")
+            if held:
+                published = defs.resolve_job_def("publish_kpis").with_logger_defs({"progress": progress_logger}) \
+                    .execute_in_process(instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}},
+                                        tags={**process_tags(), "kpi/trigger": "held_domain", "kpi/after_run": run_id})
+                print_fn(f"  {'published' if published.success else '! publish FAILED'}: the other domains' fresh "
+                         f"KPIs (run {published.run_id[:8]})")
+    from .compat import release_event_log
+
+    release_event_log()  # `kpi` ends with os._exit: leave the run history checkpointed, not in a WAL
     _write_timings(handler, t0, success)
     c = handler.counts
     status = "succeeded" if success else "FAILED"
@@ -249,12 +263,10 @@ def _run_on_celery(job_name: str, instance: dg.DagsterInstance, run_config: dict
     import threading
     import uuid
 
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-
+    from .compat import reconstructable_job
     from .distributed import CELERY_JOB_SUFFIX
 
-    recon = ReconstructableRepository.for_module("pipelines.definitions", "defs").get_reconstructable_job(
-        job_name + CELERY_JOB_SUFFIX)
+    recon = reconstructable_job("pipelines.definitions", "defs", job_name + CELERY_JOB_SUFFIX)
     launch = uuid.uuid4().hex
     # The progress lines come from the event log (below), not from a logger: Dagster's console logger,
     # here and in every worker, would print each event of each step. Warnings and errors are enough.

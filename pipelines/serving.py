@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .exports import EXPORTS
 from .settings import Settings
+from .sop.results import MART_STATE
 from .warehouse import connect, has_table
 
 _STORAGE_VERSION = re.compile(r"^(v\d+\.\d+\.\d+|latest)$")
@@ -109,6 +110,8 @@ def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> Publ
                 con.execute(f"CREATE TABLE serving.{schema}.{name} AS SELECT * FROM {schema}.{name}")
                 result.tables[f"{schema}.{name}"] = con.execute(f"SELECT count(*) FROM serving.{schema}.{name}").fetchone()[0]
             con.execute(f"CREATE TABLE serving.ops.export_freshness AS {_export_freshness_sql(on_time)}")
+            if has_table(con, MART_STATE):  # which domains' KPIs are stale, held back by which gate
+                con.execute(f"CREATE TABLE serving.{MART_STATE} AS SELECT * FROM {MART_STATE}")
             con.execute("CREATE TABLE serving.ops.published_tables (table_name VARCHAR, row_count BIGINT)")
             con.executemany("INSERT INTO serving.ops.published_tables VALUES (?, ?)", list(result.tables.items()))
             con.execute(

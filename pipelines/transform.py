@@ -6,8 +6,6 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Mapping
-from functools import cached_property
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +96,10 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None or spec.description:
             return spec
-        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id], manifest, DBT_PROJECT_DIR))
+        return dg.AssetCheckSpec(
+            name=spec.name, asset=spec.asset_key, additional_deps=spec.additional_deps, blocking=spec.blocking,
+            metadata=spec.metadata, automation_condition=spec.automation_condition, partitions_def=spec.partitions_def,
+            description=describe_dbt_test(manifest["nodes"][unique_id], manifest, DBT_PROJECT_DIR))
 
 
 translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -154,8 +155,7 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
     The specs are dagster-dbt's own (keys, deps, dbt tests as checks); the step adds the gates
     of the SOP registry as checks (data gates blocking) and the two ops tables they write.
     """
-    from dagster_dbt.asset_utils import build_dbt_specs
-
+    from .compat import build_dbt_specs
     from .sop.checks import gate_check_specs
     from .sop.gating import GatedBuild, ops_specs
     from .sop.registry import registry
@@ -210,26 +210,8 @@ def _plain_dbt_assets() -> dg.AssetsDefinition:
 dbt_models = _gated_dbt_assets() if get_settings().sop_gates else _plain_dbt_assets()
 
 
-class KpiDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two costs it pays on every `cli()` call that this project never uses.
-
-    - `dbt --version` in a subprocess (1.5-4 s per process): the dbt is the venv's own dbt-core,
-      whose version the package metadata tells.
-    - A dbt Core adapter built in-process (project and profile loaded, macros parsed: ~5 s per
-      call, twice per gated refresh): dagster-dbt uses it only for `fetch_row_counts()` and
-      `fetch_column_metadata()`, which no step here calls; without it the invocation behaves
-      as with the Fusion engine (tests/unit/test_dbt_resource.py checks both hooks still exist).
-    """
-
-    @cached_property
-    def _cli_version(self):
-        from packaging.version import Version
-
-        return Version(installed_version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args):
-        return None
-
-
 def dbt_resource() -> DbtCliResource:
+    """dagster-dbt's resource without its per-call `dbt --version` and adapter set-up (pipelines/compat.py)."""
+    from .compat import KpiDbtCliResource
+
     return KpiDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)

@@ -42,10 +42,26 @@
     )
 {%- endmacro %}
 
+{#- One row per KPI mart (var kpi_marts): when its rows were last built, and whether a failed
+    data gate holds it back (its last good rows stay; fct_kpi_daily marks them stale). Written by
+    the dbt step (pipelines/sop/results.py write_mart_state) before and after the marts' build. -#}
+{% macro kpi_mart_state_ddl() -%}
+    create table if not exists ops.kpi_mart_state (
+        mart {{ dbt.type_string() }},                -- a model of var kpi_marts
+        built_at {{ dbt.type_timestamp() }},         -- UTC start of the run that last built it
+        built_run_id {{ dbt.type_string() }},
+        held_by {{ dbt.type_string() }},             -- the failed gate (GX suite or dbt test) holding it back; NULL: fresh
+        held_reason {{ dbt.type_string() }},
+        held_since {{ dbt.type_timestamp() }},       -- UTC start of the first run that held it (this time)
+        held_run_id {{ dbt.type_string() }}          -- the latest run that held it
+    )
+{%- endmacro %}
+
 {#- `dbt run-operation create_sop_ops_tables`: the same tables without a build (used by the
     pipeline when it writes gate results before any dbt command ran on a new warehouse). -#}
 {% macro create_sop_ops_tables() -%}
     {% do run_query(sop_ops_schema()) %}
     {% do run_query(sop_check_results_ddl()) %}
     {% do run_query(sop_refresh_log_ddl()) %}
+    {% do run_query(kpi_mart_state_ddl()) %}
 {%- endmacro %}

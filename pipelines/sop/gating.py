@@ -90,6 +90,33 @@ class DbtGraph:
                     todo.append(kid)
         return seen
 
+    def reads_last_good(self, uid: str) -> bool:
+        """A model tagged reads_last_good in dbt (fct_kpi_daily) is built although an input is held
+        back: it reads that input's last good table and marks those rows stale."""
+        return "reads_last_good" in (self.manifest["nodes"].get(uid, {}).get("tags") or ())
+
+    def keeps_last_good(self, uid: str) -> bool:
+        """A held model that is a table keeps its last good version; a view shows the bad data."""
+        n = self.manifest["nodes"].get(uid)
+        return bool(n) and n["resource_type"] == "model" and n["config"].get("materialized") in ("table", "incremental")
+
+    def held(self, roots: Iterable[str]) -> set[str]:
+        """The models a failure at `roots` holds back: everything downstream, except a reads_last_good
+        model reached only through held tables (a root itself may hold bad rows: never through it)."""
+        roots = set(roots)
+        seen: set[str] = set()
+        todo = list(roots)
+        while todo:
+            uid = todo.pop()
+            for kid in self.children.get(uid, ()):
+                if kid in seen or not self.buildable(kid):
+                    continue
+                if self.reads_last_good(kid) and uid not in roots and self.keeps_last_good(uid):
+                    continue
+                seen.add(kid)
+                todo.append(kid)
+        return seen
+
     def ancestors(self, uids: Iterable[str]) -> set[str]:
         parents = self.manifest["parent_map"]
         seen: set[str] = set()
@@ -177,6 +204,7 @@ class GatedBuild:
         self.selected_keys = set(context.selected_asset_keys)
         self.selected_checks = set(context.selected_asset_check_keys)
         self.blocked_by: dict[str, str] = {}  # root uid (model or source) -> why
+        self.blocking_gate: dict[str, str] = {}  # root uid -> the failed gate or test
         self.outcomes: list = []
         self.phases: list[_DbtPhase] = []
         self._runner = None
@@ -192,14 +220,15 @@ class GatedBuild:
 
     # -- helpers ------------------------------------------------------------------------------
     def _blocked(self) -> set[str]:
-        return self.graph.descendants(self.blocked_by)
+        return self.graph.held(self.blocked_by)
 
-    def _block(self, uid: str | None, why: str) -> None:
+    def _block(self, uid: str | None, why: str, gate: str = "") -> None:
         if uid and uid not in self.blocked_by:
             self.blocked_by[uid] = why
-            below = sorted(self.graph.node(u)["name"] for u in self.graph.descendants([uid]))
-            self.context.log.warning(f"{why}: not building the {len(below)} model(s) downstream: {', '.join(below[:40])}"
-                                     + (" ..." if len(below) > 40 else ""))
+            self.blocking_gate[uid] = gate or why
+            below = sorted(self.graph.node(u)["name"] for u in self.graph.held([uid]))
+            self.context.log.warning(f"{why}: holding back the {len(below)} model(s) downstream (their last good "
+                                     f"version stays): {', '.join(below[:40])}" + (" ..." if len(below) > 40 else ""))
 
     def _targets(self) -> list[GateTarget]:
         return [t for t in self.registry.targets()
@@ -241,15 +270,17 @@ class GatedBuild:
             raise
         phase.ok = invocation.is_successful()
         if not phase.ok and not phase.errors and not phase.failed_tests:
-            # dbt failed outside any node and no test failed (a compile or connection error): the error
-            # lines dagster-dbt collected from dbt's output
-            phase.errors = [m.strip()[:300] for m in invocation._error_messages[-10:]] or [
-                f"dbt exited with code {invocation.process.returncode} (see the dbt log in {self.target_path})"]
+            # dbt failed outside any node and no test failed (a compile or connection error): dagster-dbt's
+            # error, with the error lines it collected from dbt's output
+            error = invocation.get_error()
+            phase.errors = [str(error)[-3000:] if error else
+                            f"dbt exited with code {invocation.process.returncode} (see the dbt log in {self.target_path})"]
         for uid in uids:
             if uid not in phase.built:
                 self._block(uid, f"dbt did not build {self.graph.node(uid)['name']} in phase {phase.name}")
         for key in phase.failed_tests:
-            self._block(self.uid_by_key.get(key), f"a dbt test of severity error failed on {key.to_user_string()}")
+            self._block(self.uid_by_key.get(key), f"a dbt test of severity error failed on {key.to_user_string()}",
+                        gate="dbt test")
 
     def _as_step_events(self, events: Iterable, phase: _DbtPhase) -> Iterator:
         """dagster-dbt events of an invocation without context → this step's outputs and check results."""
@@ -313,7 +344,7 @@ class GatedBuild:
             if target.gate.is_data_gate and not outcome.passed:
                 key = asset_key(target.asset)
                 root = self.uid_by_key.get(key) or self.graph.source_of_raw(key)
-                self._block(root, f"data gate {target.gate.suite} ({sop.id}) failed on {target.asset}")
+                self._block(root, f"data gate {target.gate.suite} ({sop.id}) failed on {target.asset}", gate=target.gate.suite)
 
     def _timed_events(self, what: str, events: Iterable) -> Iterator:
         """Time a generator's own work, not the consumer's between its events."""
@@ -340,6 +371,21 @@ class GatedBuild:
                 return self.graph.node(uid)["name"]
         return None
 
+    def _kpi_mart_uids(self, uids: set[str]) -> set[str]:
+        """The KPI marts (var kpi_marts, without the long table that reads them) among `uids`."""
+        from ..kpis import LONG_TABLE, kpi_marts
+
+        names = set(kpi_marts()) - {LONG_TABLE}
+        return {u for u in uids if self.graph.node(u)["name"] in names}
+
+    def _held_marts(self, marts: set[str]) -> dict[str, tuple[str, str]]:
+        """mart name -> (gate, reason) of the first failure that holds it back."""
+        held: dict[str, tuple[str, str]] = {}
+        for root, why in self.blocked_by.items():
+            for uid in sorted(marts & self.graph.held([root])):
+                held.setdefault(self.graph.node(uid)["name"], (self.blocking_gate[root], why))
+        return held
+
     # -- the whole step -----------------------------------------------------------------------------
     def run(self) -> Iterator:
         try:
@@ -348,7 +394,7 @@ class GatedBuild:
             self._release()  # never leave the warehouse attached: the next writer would wait for it
 
     def _run(self) -> Iterator:
-        from .results import watermarks, write_refresh, write_results
+        from .results import watermarks, write_mart_holds, write_marts_built, write_refresh, write_results
 
         windows = watermarks(self.warehouse_path)
         targets = self._targets()
@@ -391,11 +437,23 @@ class GatedBuild:
                     "rows_written": written, "gates_evaluated": len(self.outcomes), "gates_failed": len(failed),
                     "data_gates_failed": sum(o.target.gate.is_data_gate for o in failed)})
 
-        # B: everything else that is not downstream of a failed gate or test
+        # B: everything else that is not held back by a failed gate or test; the long KPI table
+        # reads a held mart's last good rows, marked stale (ops.kpi_mart_state)
         blocked = self._blocked()
         rest = selected_uids - universe_a
         phase_b = _DbtPhase("B (intermediate, marts, SOP compliance)", rest - blocked)
+        kpi_marts = self._kpi_mart_uids(rest)
+        if kpi_marts:
+            with self._timed("writes"):
+                self._ensure_ops_tables()
+                write_mart_holds(self.warehouse_path, run_id=self.context.run.run_id, started_at=self.started,
+                                 held=self._held_marts(kpi_marts & blocked),
+                                 fresh=sorted(self.graph.node(u)["name"] for u in kpi_marts & phase_b.selected))
         yield from self._timed_events("dbt", self._dbt_build(phase_b))
+        if kpi_marts & phase_b.built:
+            with self._timed("writes"):
+                write_marts_built(self.warehouse_path, run_id=self.context.run.run_id, started_at=self.started,
+                                  built=sorted(self.graph.node(u)["name"] for u in kpi_marts & phase_b.built))
 
         # the refresh log, the SOP site
         marts = [u for u in phase_b.built if self.graph.node(u)["fqn"][1] == "marts" and self.graph.node(u)["name"].startswith("fct_")

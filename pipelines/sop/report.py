@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..warehouse import connect, tables
 from .registry import Registry, registry as default_registry
+from .results import held_marts
 
 
 def latest_run(con) -> str | None:
@@ -61,6 +62,7 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                 """SELECT sop_id, kpi_date, check_count, passed_check_count, sop_compliance_rate
                    FROM marts.fct_sop_compliance_daily QUALIFY row_number() OVER (PARTITION BY sop_id ORDER BY kpi_date DESC) = 1"""
             ).fetchall()}
+        held = held_marts(con)
         refresh = None
         if "ops.sop_refresh_log" in existing:
             refresh = con.execute("SELECT models_built, marts_built, models_blocked, blocked_by FROM ops.sop_refresh_log "
@@ -87,6 +89,9 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                     pct = f" ({r[8]:.1f} %)" if r[8] is not None else ""
                     sample = _sample(r[9])
                     print_fn(f"          {r[4]}: {r[7]} of {r[6]} rows{pct}" + (f", e.g. {sample}" if sample else ""))
+    for h in held:
+        print_fn(f"  ✗ HELD BACK {h.mart}: {h.reason}; its KPIs are the last good rows "
+                 f"({'built ' + str(h.built_at)[:16] if h.built_at else 'none yet'}), marked stale; every other domain is fresh")
     if refresh:
         built, marts, blocked, blocked_by = refresh
         line = f"  refresh: {built} models built ({marts} KPI marts), {blocked} not built"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -16,15 +17,18 @@ import pandas as pd
 from ..warehouse import connect, has_table
 from .runner import GateOutcome
 
+# The ops tables the dbt step writes (layout: macros/sop_ops_tables.sql): their one home in Python.
 RESULTS = "ops.sop_check_results"
 REFRESH_LOG = "ops.sop_refresh_log"
+MART_STATE = "ops.kpi_mart_state"
+OPS_TABLES = (RESULTS, REFRESH_LOG, MART_STATE)
 
 
 def ops_tables_exist(warehouse_path: Path) -> bool:
     if not Path(warehouse_path).exists():
         return False
     with connect(warehouse_path, read_only=True) as con:
-        return has_table(con, RESULTS) and has_table(con, REFRESH_LOG)
+        return all(has_table(con, t) for t in OPS_TABLES)
 
 
 def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:
@@ -98,3 +102,49 @@ def write_refresh(warehouse_path: Path, *, run_id: str, started_at: dt.datetime,
             [run_id, started_at, finished_at, models_built, marts_built, models_blocked, ", ".join(blocked_by) or None],
         )
         con.execute("COMMIT")
+
+
+def write_mart_holds(warehouse_path: Path, *, run_id: str, started_at: dt.datetime,
+                     held: dict[str, tuple[str, str]], fresh: list[str]) -> None:
+    """Before the marts are built: the KPI marts a failed gate holds back (mart -> (gate, reason)),
+    which keep their last good rows, and the marts about to be rebuilt (no longer held)."""
+    with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        for mart in [*held, *fresh]:
+            con.execute(f"INSERT INTO {MART_STATE} (mart) SELECT ? WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {MART_STATE} WHERE mart = ?)", [mart, mart])
+        for mart, (gate, reason) in held.items():
+            con.execute(f"UPDATE {MART_STATE} SET held_by = ?, held_reason = ?, held_since = coalesce(held_since, ?), "
+                        "held_run_id = ? WHERE mart = ?", [gate, reason, started_at, run_id, mart])
+        for mart in fresh:
+            con.execute(f"UPDATE {MART_STATE} SET held_by = NULL, held_reason = NULL, held_since = NULL, "
+                        "held_run_id = NULL WHERE mart = ?", [mart])
+        con.execute("COMMIT")
+
+
+def write_marts_built(warehouse_path: Path, *, run_id: str, started_at: dt.datetime, built: list[str]) -> None:
+    """After the build: the KPI marts this run rebuilt."""
+    if not built:
+        return
+    with connect(warehouse_path) as con:
+        con.executemany(f"UPDATE {MART_STATE} SET built_at = ?, built_run_id = ? WHERE mart = ?",
+                        [[started_at, run_id, m] for m in built])
+
+
+@dataclass(frozen=True)
+class MartHold:
+    mart: str
+    gate: str
+    reason: str
+    held_since: dt.datetime | None
+    built_at: dt.datetime | None  # its last good rows (None: never built)
+    run_id: str  # the latest run that held it
+
+
+def held_marts(con) -> list[MartHold]:
+    """Every KPI mart held back now (a connection to the warehouse or to a serving snapshot)."""
+    if not has_table(con, MART_STATE):
+        return []
+    return [MartHold(*row) for row in con.execute(
+        f"SELECT mart, held_by, held_reason, held_since, built_at, held_run_id FROM {MART_STATE} "
+        "WHERE held_by IS NOT NULL ORDER BY mart").fetchall()]

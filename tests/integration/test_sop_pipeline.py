@@ -1,12 +1,15 @@
-"""The gates inside a real Dagster run (in-process, temp warehouse): a failing data gate stops the
-KPI models downstream of its asset in that run while every other domain is built; process gates
-report WARN and only lower compliance; results land in ops.sop_check_results and
-marts.fct_sop_compliance_daily; the SOP site is written.
+"""The gates inside real Dagster runs (`kpi run`'s run_job, temp warehouse and instance): a first refresh
+on clean data, then one on data where a data gate fails above its tolerance (SOP-MF-02: manufacturing).
+One domain's bad data holds back that domain only: its marts keep the first run's rows, the long KPI table
+and the published snapshot carry every other domain's fresh KPIs and the held domain's last good rows marked
+stale; the dashboard and the console say so. Process gates report WARN and only lower compliance; results
+land in ops.sop_check_results and marts.fct_sop_compliance_daily; the SOP site is written.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
@@ -19,26 +22,43 @@ END = dt.date(2026, 3, 31)
 DAYS, SCALE, SEED = 42, 0.4, 7  # as tests/integration/test_sop_gates.py: every gate passes on this clean data
 FAULTS = ["counts_contradict", "late_first_responses"]  # SOP-MF-02 data gate, SOP-CS-01 process gate
 REGISTRY = load_registry()
+KPI_ROWS = "SELECT kpi_id, domain, kpi_date, segment_type, segment, numerator, denominator, is_stale, stale_gate, built_at FROM marts.fct_kpi_daily"
+
+
+def _kpi_rows(path) -> dict[tuple, tuple]:
+    with connect(path, read_only=True) as con:
+        return {r[0:1] + r[2:5]: r for r in con.execute(KPI_ROWS).fetchall()}
 
 
 @pytest.fixture(scope="module")
 def gated_run(tmp_path_factory):
     from pipelines.exports.demo import generate_demo_exports
+    from pipelines.runner import run_job
     from pipelines.settings import Settings
 
     root = tmp_path_factory.mktemp("sop_gated_run")
     with pytest.MonkeyPatch.context() as mp:
         for k, v in _demo_env(root).items():
             mp.setenv(k, v)
-        mp.delenv("DAGSTER_HOME", raising=False)
+        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))  # the runs' events, read back below
+        settings = Settings.from_env()
+        generate_demo_exports(root / "landing", days=DAYS, scale=SCALE, seed=SEED, end_date=END, progress=None)
+        first: list[str] = []
+        assert run_job("refresh_all", print_fn=first.append), "\n".join(first)
+        before = _kpi_rows(settings.warehouse_path)
+        # The same exports delivered again, two of them with SOP breaches (files rewritten: reloaded).
         generate_demo_exports(root / "landing", days=DAYS, scale=SCALE, seed=SEED, end_date=END, progress=None, faults=FAULTS)
+        lines: list[str] = []
+        ok = run_job("refresh_all", print_fn=lines.append)
         from pipelines.definitions import defs
 
-        job = defs.resolve_job_def("refresh_all")
-        # As `kpi run` does: the newest day's partition (a first build: every day is built).
-        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                                        partition_key=job.partitions_def.get_last_partition_key())
-        yield Settings.from_env(), result, defs
+        instance = dg.DagsterInstance.get()
+        runs = instance.get_runs()  # newest first
+        refresh = next(r for r in runs if r.job_name == "refresh_all")
+        events = [e.dagster_event for e in instance.all_logs(refresh.run_id) if e.dagster_event is not None]
+        yield settings, SimpleNamespace(success=ok, all_events=events, lines=lines, before=before, runs=runs,
+                                        run_id=refresh.run_id), defs
+        instance.dispose()
 
 
 def _dbt_graph(defs):
@@ -49,7 +69,7 @@ def _dbt_graph(defs):
     return manifest, DbtGraph(manifest)
 
 
-def test_a_failing_data_gate_stops_its_domain_and_the_other_domains_complete(gated_run):
+def test_a_failing_data_gate_holds_back_its_domain_and_the_other_domains_complete(gated_run):
     settings, result, defs = gated_run
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
@@ -61,25 +81,68 @@ def test_a_failing_data_gate_stops_its_domain_and_the_other_domains_complete(gat
     manifest, graph = _dbt_graph(defs)
     production_runs = next(uid for uid, n in manifest["nodes"].items() if n["name"] == "stg_mes__production_runs")
     # the SOP gate views are the gates' own inputs: built before the gates judge (phase A)
-    blocked = {graph.node(u)["name"] for u in graph.descendants([production_runs]) if not graph.is_gate_view(u)}
-    assert {"int_manufacturing__runs", "fct_manufacturing_daily", "fct_kpi_daily"} <= blocked
+    held = {graph.node(u)["name"] for u in graph.held([production_runs]) if not graph.is_gate_view(u)}
+    assert {"int_manufacturing__runs", "fct_manufacturing_daily", "dim_production_lines"} <= held
+    assert "fct_kpi_daily" not in held  # reads the held mart's last good rows
 
     materialized = {e.asset_key for e in result.all_events if e.is_step_materialization}
     built = {k.path[-1] for k in materialized}
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert built & blocked == set(), f"built downstream of the failed gate: {built & blocked}"
-    assert models - blocked <= built, f"not built although not downstream of a failed gate: {models - blocked - built}"
+    assert built & held == set(), f"built although held back by the failed gate: {built & held}"
+    assert models - held <= built, f"not built although not held back: {models - held - built}"
     for mart in ("fct_customer_service_daily", "fct_storefront_daily", "fct_marketing_daily", "fct_logistics_daily",
-                 "fct_sop_compliance_daily"):
+                 "fct_sop_compliance_daily", "fct_kpi_daily"):
         assert mart in built
-    # publish needs every mart: it did not run
+    # the failed blocking check stops publish in that run; `kpi run` then publishes in a run of its own
     assert not any(k.path[0] == "serving" for k in materialized)
+    publish = result.runs[0]
+    assert publish.job_name == "publish_kpis" and publish.is_success and publish.tags["kpi/after_run"] == result.run_id
 
     with connect(settings.warehouse_path, read_only=True) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()}
-        assert "fct_manufacturing_daily" not in tables and "fct_customer_service_daily" in tables
-        log = con.execute("SELECT models_blocked, blocked_by FROM ops.sop_refresh_log").fetchall()
-    assert log[0][0] >= len(blocked) and "sop_mf_02__run_counts" in log[0][1]
+        log = con.execute("SELECT models_blocked, blocked_by FROM ops.sop_refresh_log WHERE run_id = ?",
+                          [result.run_id]).fetchall()
+        state = dict(con.execute("SELECT mart, held_by FROM ops.kpi_mart_state").fetchall())
+    assert log[0][0] >= len(held) and "sop_mf_02__run_counts" in log[0][1]
+    assert state == {m: ("sop_mf_02__run_counts" if m == "fct_manufacturing_daily" else None) for m in state}
+    assert len(state) == 7
+
+
+@pytest.mark.parametrize("where", ["warehouse", "serving"])
+def test_the_long_kpi_table_has_fresh_domains_and_the_held_domains_last_good_rows(gated_run, where):
+    settings, result, _ = gated_run
+    after = _kpi_rows(settings.warehouse_path if where == "warehouse" else settings.serving_path)
+    before = result.before
+    mf = {k for k in after if after[k][1] == "manufacturing"}
+    assert mf and mf == {k for k in before if before[k][1] == "manufacturing"}
+    for k in mf:  # the first run's rows, marked stale with the gate, built by the first run
+        assert after[k][5:7] == before[k][5:7], k
+        assert after[k][7] is True and after[k][8] == "sop_mf_02__run_counts" and after[k][9] == before[k][9]
+    fresh = [k for k in after if after[k][1] != "manufacturing"]
+    assert fresh and all(after[k][7] is False and after[k][8] is None and after[k][9] > before[k][9]
+                         for k in fresh if k in before)
+    # the late e-mail replies of the second delivery are in the other domains' KPIs
+    first_response = [k for k in fresh if k[0] == "cs_first_response_minutes" and k[2] == "all"]
+    assert any(after[k][5:7] != before[k][5:7] for k in first_response)
+
+
+def test_the_dashboard_and_the_console_say_which_domain_is_stale(gated_run):
+    from pipelines.report import print_kpi_summary
+    from pipelines.sop.report import print_sop_summary
+
+    settings, result, _ = gated_run
+    held = [line for line in result.lines if "held back: fct_manufacturing_daily" in line]
+    assert held and "sop_mf_02__run_counts" in held[0], result.lines
+    assert any(line.strip().startswith("published: the other domains' fresh KPIs") for line in result.lines)
+    page = settings.dashboard_path.read_text()
+    assert '<p class="stale" data-held-by="sop_mf_02__run_counts">' in page
+    assert page.index('id="manufacturing"') < page.index('class="stale"') < page.index('id="marketing"')
+    summary: list[str] = []
+    print_kpi_summary(settings.warehouse_path, print_fn=summary.append)
+    stale = [line for line in summary if "STALE" in line]
+    assert len(stale) == 1 and "fct_manufacturing_daily" in stale[0] and "sop_mf_02__run_counts" in stale[0]
+    sop: list[str] = []
+    print_sop_summary(settings.warehouse_path, print_fn=sop.append, reg=REGISTRY)
+    assert any("HELD BACK fct_manufacturing_daily" in line and "every other domain is fresh" in line for line in sop)
 
 
 def test_gate_checks_report_severity_and_the_offending_rows(gated_run):

@@ -1,7 +1,8 @@
-"""Dagster's SQLite run history without a checkpoint and sync per event (pipelines/run_storage.py).
+"""Dagster's SQLite run history without a checkpoint and sync per event: the event log storage class
+pipelines.compat.KeptEngineSqliteEventLogStorage, named in config/dagster.yaml (opt-in per instance).
 
-Each case runs in its own interpreter: the listener is process-wide and loading the Dagster
-definitions installs it, so "without" can only be seen in a fresh process.
+The first case compares Dagster's own storage with it, each in a fresh interpreter (and importing
+pipelines.definitions there patches nothing: Dagster's own storage behaves as Dagster's).
 """
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import textwrap
 
 SCRIPT = textwrap.dedent("""
     import json, os, sqlite3, sys
-    if sys.argv[2] == "install":
-        from pipelines import run_storage
-        run_storage.install()
+    import pipelines.definitions  # the code location: importing it must change nothing in Dagster
     os.environ["DAGSTER_HOME"] = sys.argv[1]
-    open(os.path.join(sys.argv[1], "dagster.yaml"), "w").write("telemetry:\\n  enabled: false\\n")
+    storage = ("event_log_storage:\\n  module: pipelines.compat\\n  class: KeptEngineSqliteEventLogStorage\\n"
+               if sys.argv[2] == "install" else "")
+    open(os.path.join(sys.argv[1], "dagster.yaml"), "w").write("telemetry:\\n  enabled: false\\n" + storage)
     import dagster as dg
     import sqlalchemy as sa
     connects = []
@@ -34,7 +35,8 @@ SCRIPT = textwrap.dedent("""
     stored = con.execute("select count(*) from event_logs").fetchone()[0]
     con.close()
     if sys.argv[2] == "install":
-        run_storage.release()  # what the runner does at the end of a run
+        from pipelines.compat import release_event_log
+        release_event_log()  # what the runner does at the end of a run
     print(json.dumps({"wal": wal_seen_between_events, "stored": stored, "wal_at_end": os.path.exists(shard + "-wal"),
                       "connects": len(connects)}))
 """)
@@ -65,21 +67,18 @@ def test_events_are_stored_and_the_wal_is_no_longer_checkpointed_away_after_each
     assert tuned["connects"] == 0
 
 
-def test_synchronous_normal_only_on_sqlite_connections(tmp_path):
+def test_synchronous_normal_on_the_event_log_only(tmp_path):
     import sqlalchemy as sa
 
-    from pipelines import run_storage
+    from pipelines.compat import _shard_engine
 
-    run_storage.install()
-    run_storage.install()  # idempotent: one listener
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    engine = _shard_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as con:
         # 1 = NORMAL (SQLite's default is 2 = FULL)
         assert con.exec_driver_sql("PRAGMA synchronous").scalar() == 1
-    # duckdb-engine's connections pass through the same listener untouched
-    duck = sa.create_engine(f"duckdb:///{tmp_path / 'x.duckdb'}")
-    with duck.connect() as con:
-        assert con.exec_driver_sql("select 42").scalar() == 42
+    # any other engine of the process keeps SQLite's default: nothing process-wide
+    with sa.create_engine(f"sqlite:///{tmp_path / 'y.db'}").connect() as con:
+        assert con.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
 def test_each_instance_writes_its_own_files(tmp_path):
@@ -90,18 +89,21 @@ def test_each_instance_writes_its_own_files(tmp_path):
 
     import dagster as dg
 
-    from pipelines import run_storage
+    from pipelines.compat import release_event_log
 
-    run_storage.install()
     run_id = "0f0f0f0f-0000-0000-0000-000000000001"
+    kept = {"event_log_storage": {"module": "pipelines.compat", "class": "KeptEngineSqliteEventLogStorage",
+                                  "config": {"base_dir": None}}}
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
-        with dg.instance_for_test(temp_dir=str(tmp_path / name)) as instance:
+        kept["event_log_storage"]["config"]["base_dir"] = str(tmp_path / name / "history" / "runs")
+        with dg.instance_for_test(temp_dir=str(tmp_path / name), overrides=kept) as instance:
+            assert type(instance.event_log_storage).__name__ == "KeptEngineSqliteEventLogStorage"
             for i in range(2 if name == "first" else 3):
                 instance.report_engine_event(f"{name} {i}", job_name="job", run_id=run_id)
         del instance
         gc.collect()  # the first storage object is gone: its id may be reused by the second
-    run_storage.release()
+    release_event_log()
     counts = {}
     for name in ("first", "second"):
         con = sqlite3.connect(tmp_path / name / "history" / "runs" / f"{run_id}.db")

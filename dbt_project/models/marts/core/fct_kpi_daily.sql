@@ -5,14 +5,22 @@
     components and dividing again, never by averaging values. Components are exact decimals, so
     the rollups are exact and a rerun gives the same table. Targets and status from the seed
     kpi_targets: ratio KPIs are compared on every row; amounts and counts (rollup = sum) have
-    whole-business daily targets, compared on 'all' rows only. -#}
+    whole-business daily targets, compared on 'all' rows only.
+    One domain's bad data holds back that domain only: a mart held by a failed data gate is not
+    rebuilt (pipelines/sop/gating.py), this table reads its last good version and marks those
+    rows stale with the gate and the reason (source ops.kpi_mart_state); a mart never built yet
+    has no rows here. Tagged reads_last_good: the dbt step builds it although a mart is held. -#}
+{{ config(tags=['reads_last_good']) }}
 
 {%- set catalog = kpi_catalog() %}
 {%- set marts = var('kpi_marts') %}
 
 with
 
-{% for mart, segment_types in marts.items() if kpis_of_mart(mart) %}
+{%- set present = [] %}
+{%- for mart in marts if kpis_of_mart(mart) and relation_exists(ref(mart)) %}{% do present.append(mart) %}{% endfor %}
+
+{% for mart, segment_types in marts.items() if mart in present %}
 {{ mart }}_rows as (
     {{ kpi_mart_rows(mart) }}
 ),
@@ -20,6 +28,7 @@ with
 {{ mart }}_rollups as (
     {%- for segment_type, column in segment_types.items() %}
     select
+        '{{ mart }}' as mart,
         kpi_id,
         kpi_date,
         '{{ segment_type }}' as segment_type,
@@ -32,6 +41,7 @@ with
     union all
     {%- endfor %}
     select
+        '{{ mart }}' as mart,
         kpi_id,
         kpi_date,
         'all' as segment_type,
@@ -44,7 +54,7 @@ with
 
 {% endfor %}
 rollups as (
-    {%- for mart in marts if kpis_of_mart(mart) %}
+    {%- for mart in present %}
     select * from {{ mart }}_rollups
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -67,6 +77,12 @@ targets as (
 
 ),
 
+mart_state as (
+
+    select * from {{ source('ops', 'kpi_mart_state') }}
+
+),
+
 valued as (
 
     select
@@ -86,13 +102,22 @@ valued as (
             when kpis.rollup = 'ratio' or rollups.segment_type = 'all' then cast(targets.target as {{ type_double() }})
         end as target,
         targets.direction,
-        targets.warning_band
+        targets.warning_band,
+        mart_state.held_by is not null as is_stale,
+        case
+            when mart_state.held_by is not null then mart_state.built_at
+            else cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})
+        end as built_at,
+        mart_state.held_by as stale_gate,
+        mart_state.held_reason as stale_reason
 
     from rollups
     inner join kpis
         on rollups.kpi_id = kpis.kpi_id
     left join targets
         on rollups.kpi_id = targets.kpi_id
+    left join mart_state
+        on rollups.mart = mart_state.mart
 
 ),
 
@@ -109,7 +134,11 @@ final as (
         value,
         unit,
         target,
-        {{ kpi_status('value', 'target', 'direction', 'warning_band') }} as status
+        {{ kpi_status('value', 'target', 'direction', 'warning_band') }} as status,
+        coalesce(built_at, cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})) as built_at,
+        is_stale,
+        stale_gate,
+        stale_reason
 
     from valued
 
