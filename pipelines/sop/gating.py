@@ -10,13 +10,20 @@ two dbt invocations, and dbt is told to build around what they blocked:
   G. data gates (block) on staging assets and gate views, then process gates (warn) whose input
      is not downstream of a failed data gate; results written to ops.sop_check_results
   B. dbt build: everything else selected (intermediate models, KPI marts, SOP compliance, the
-     long KPI table) except the models downstream of a failed data gate, a failed dbt test of
-     severity error or a model that failed in A.
+     long KPI table) except the models held back: downstream of a failed data gate, a failed dbt
+     test of severity error or a model that failed in A.
   Then the refresh log and the SOP site (GX Data Docs + SOP pages) are written.
 
+One domain's bad data holds back that domain only. A held model is not rebuilt: its table keeps
+its last good version. A model tagged `reads_last_good` in dbt (fct_kpi_daily) is built although
+an input is held, as long as it reads that input's table (never a view, nor the model a failed
+test judged): it reads the last good rows, which ops.kpi_mart_state (written before B) marks
+stale with the gate and the reason.
+
 Data gates are blocking checks: Dagster fails the step after it has yielded everything, so the
-run shows the failed gates, the domains that were built and, by their absence, the models that
-were not; publish (downstream of the step) does not run.
+run shows the failed gates, the domains that were built and, by their absence, the models held
+back; publish (downstream of the step) does not run in it. Job `publish_kpis` publishes the long
+table in a run of its own (pipelines/automation.py: `kpi run` and the sensor launch it).
 """
 from __future__ import annotations
 
