@@ -22,7 +22,8 @@ END = dt.date(2026, 3, 31)
 DAYS, SCALE, SEED = 42, 0.4, 7  # as tests/integration/test_sop_gates.py: every gate passes on this clean data
 FAULTS = ["counts_contradict", "late_first_responses"]  # SOP-MF-02 data gate, SOP-CS-01 process gate
 REGISTRY = load_registry()
-KPI_ROWS = "SELECT kpi_id, domain, kpi_date, segment_type, segment, numerator, denominator, is_stale, stale_gate, built_at FROM marts.fct_kpi_daily"
+KPI_ROWS = ("SELECT kpi_id, domain, kpi_date, segment_type, segment, numerator, denominator, is_stale, stale_gate, "
+            "last_good_built_at FROM marts.fct_kpi_daily")
 
 
 def _kpi_rows(path) -> dict[tuple, tuple]:
@@ -54,10 +55,10 @@ def gated_run(tmp_path_factory):
 
         instance = dg.DagsterInstance.get()
         runs = instance.get_runs()  # newest first
-        refresh = next(r for r in runs if r.job_name == "refresh_all")
+        refresh, first_refresh = [r for r in runs if r.job_name == "refresh_all"]
         events = [e.dagster_event for e in instance.all_logs(refresh.run_id) if e.dagster_event is not None]
         yield settings, SimpleNamespace(success=ok, all_events=events, lines=lines, before=before, runs=runs,
-                                        run_id=refresh.run_id), defs
+                                        run_id=refresh.run_id, first_run_id=first_refresh.run_id), defs
         instance.dispose()
 
 
@@ -114,12 +115,16 @@ def test_the_long_kpi_table_has_fresh_domains_and_the_held_domains_last_good_row
     before = result.before
     mf = {k for k in after if after[k][1] == "manufacturing"}
     assert mf and mf == {k for k in before if before[k][1] == "manufacturing"}
+    with connect(settings.warehouse_path, read_only=True) as con:
+        built_at, built_by = con.execute("SELECT built_at, built_run_id FROM ops.kpi_mart_state "
+                                         "WHERE mart = 'fct_manufacturing_daily'").fetchone()
+    assert built_by == result.first_run_id
     for k in mf:  # the first run's rows, marked stale with the gate, built by the first run
         assert after[k][5:7] == before[k][5:7], k
-        assert after[k][7] is True and after[k][8] == "sop_mf_02__run_counts" and after[k][9] == before[k][9]
+        assert after[k][7] is True and after[k][8] == "sop_mf_02__run_counts" and after[k][9] == built_at
+    assert all(before[k][7] is False and before[k][9] is None for k in before)  # the first run: all fresh
     fresh = [k for k in after if after[k][1] != "manufacturing"]
-    assert fresh and all(after[k][7] is False and after[k][8] is None and after[k][9] > before[k][9]
-                         for k in fresh if k in before)
+    assert fresh and all(after[k][7] is False and after[k][8] is None and after[k][9] is None for k in fresh)
     # the late e-mail replies of the second delivery are in the other domains' KPIs
     first_response = [k for k in fresh if k[0] == "cs_first_response_minutes" and k[2] == "all"]
     assert any(after[k][5:7] != before[k][5:7] for k in first_response)

@@ -104,10 +104,7 @@ valued as (
         targets.direction,
         targets.warning_band,
         mart_state.held_by is not null as is_stale,
-        case
-            when mart_state.held_by is not null then mart_state.built_at
-            else cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})
-        end as built_at,
+        case when mart_state.held_by is not null then mart_state.built_at end as last_good_built_at,
         mart_state.held_by as stale_gate,
         mart_state.held_reason as stale_reason
 
@@ -135,10 +132,10 @@ final as (
         unit,
         target,
         {{ kpi_status('value', 'target', 'direction', 'warning_band') }} as status,
-        coalesce(built_at, cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})) as built_at,
         is_stale,
         stale_gate,
-        stale_reason
+        stale_reason,
+        last_good_built_at
 
     from valued
 
