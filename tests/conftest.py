@@ -1,6 +1,8 @@
-"""Shared fixtures: every test makes its own warehouse and landing folder in a temp dir."""
+"""Shared fixtures: a temp warehouse and landing folder per test (`settings`), and the worlds built once
+per session and read by many tests (`demo_world`: copy it before changing it, `copy_of`)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -21,6 +23,29 @@ def require_debian_tool(path: str | None, what: str, make_target: str) -> None:
     if os.geteuid() == 0:
         pytest.fail(f"{what} is missing although `make {make_target}` (part of `make test`) installs it as root")
     pytest.skip(f"{what} is not installed (sudo apt-get install {what}; `make test` installs it when run as root)")
+
+
+# `pytest -m "not slow"`: the developer run (README). Slow = builds a world of its own or drives a
+# JVM, Celery workers or a browser: the tests that use a published demo, carry one of those markers,
+# or live in a module listed here (modules whose shared world is a module fixture).
+SLOW_FIXTURES = {"demo_world", "published_demo", "published_demo_rerun"}
+SLOW_MARKERS = ("spark", "celery", "browser")
+SLOW_MODULES = {
+    "test_kpi_marts.py",        # 59 demo days loaded, every model and data test built
+    "test_incremental.py",      # five pipeline runs: full refresh, two nights, a correction, a full refresh
+    "test_bench.py",            # `kpi bench`: the pipeline twice, the DuckDB floor and the pandas baseline
+    "test_dbt_unit_tests.py",   # every model built empty, then dbt's unit tests
+    "test_sop_gates.py",        # a clean and a broken 42-day world, staging and gate views built
+    "test_sop_pipeline.py",     # a 42-day faulted demo through a whole Dagster run
+    "test_partial_selection.py",  # a demo and a pipeline run per test
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if (SLOW_FIXTURES & set(item.fixturenames) or any(item.get_closest_marker(m) for m in SLOW_MARKERS)
+                or item.path.name in SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -69,10 +94,19 @@ def write_csv(landing_dir: Path, export, rows: list[dict], *, day: str | None = 
 DEMO_END = __import__("datetime").date(2026, 3, 31)
 
 
+@dataclasses.dataclass(frozen=True)
+class DemoWorld:
+    """A demo run through the whole pipeline: its paths, the rows the generator wrote per export and
+    the run's progress lines (what `kpi run` prints)."""
+    settings: Settings
+    written: dict[str, int]
+    run_lines: list[str]
+
+
 @pytest.fixture(scope="session")
-def published_demo(tmp_path_factory) -> Settings:
-    """A small demo (14 days) run once through the whole pipeline and published. Treat it as read-only:
-    a test that changes it must copy it first (see `copy_of`)."""
+def demo_world(tmp_path_factory) -> DemoWorld:
+    """A small demo (14 days) run once per session through the whole pipeline and published. Treat it
+    as read-only: a test that changes it must copy it first (see `copy_of`)."""
     from pipelines.exports.demo import generate_demo_exports
     from pipelines.runner import run_job
 
@@ -80,10 +114,30 @@ def published_demo(tmp_path_factory) -> Settings:
     with pytest.MonkeyPatch.context() as mp:
         for k, v in _demo_env(root).items():
             mp.setenv(k, v)
-        generate_demo_exports(root / "landing", days=14, scale=0.2, seed=3, end_date=DEMO_END, progress=None)
+        written = generate_demo_exports(root / "landing", days=14, scale=0.2, seed=3, end_date=DEMO_END, progress=None)
         lines: list[str] = []
         assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
-        return Settings.from_env()
+        return DemoWorld(Settings.from_env(), written, lines)
+
+
+@pytest.fixture(scope="session")
+def published_demo(demo_world) -> Settings:
+    """The paths of `demo_world` (read-only)."""
+    return demo_world.settings
+
+
+@pytest.fixture(scope="session")
+def published_demo_rerun(demo_world, tmp_path_factory) -> DemoWorld:
+    """A copy of `demo_world` after a second `refresh_all` over the same exports (read-only): one rerun
+    per session for every test about what a rerun changes."""
+    from pipelines.runner import run_job
+
+    root = tmp_path_factory.mktemp("published_demo_rerun")
+    with pytest.MonkeyPatch.context() as mp:
+        settings = copy_of(demo_world.settings, root, mp)
+        lines: list[str] = []
+        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+        return DemoWorld(settings, demo_world.written, lines)
 
 
 def _demo_env(root: Path) -> dict[str, str]:

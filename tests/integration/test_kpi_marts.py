@@ -78,7 +78,7 @@ def demo(tmp_path_factory) -> Demo:
             load_export(con, e, d.settings.landing_dir)
     finally:
         con.close()
-    # Every model and data test (identities, contracts, OEE = A x P x Q...); unit tests run in tests/unit.
+    # Every model and data test (identities, contracts, OEE = A x P x Q...); dbt unit tests: tests/integration/test_dbt_unit_tests.py.
     d.dbt("build", "--exclude", "test_type:unit")
     return d
 

@@ -1,35 +1,21 @@
-"""The whole pipeline in-process on a small demo in a temp dir: a real Dagster run, real dbt, real DuckDB."""
+"""The whole pipeline in-process on a small demo in a temp dir: a real Dagster run, real dbt, real DuckDB
+(the session's `demo_world`, tests/conftest.py)."""
 from __future__ import annotations
 
-import datetime as dt
-
 import dagster as dg
-import pytest
 
 from pipelines.exports import EXPORTS
 from pipelines.warehouse import connect
 
-END = dt.date(2026, 3, 31)
 
-
-@pytest.fixture
-def demo(settings):
-    from pipelines.exports.demo import generate_demo_exports
-
-    written = generate_demo_exports(settings.landing_dir, days=14, scale=0.2, seed=11, end_date=END, progress=None)
-    return written
-
-
-def test_full_refresh_then_rerun(settings, demo):
-    from pipelines.runner import run_job
-
-    lines: list[str] = []
-    assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+def test_full_refresh_then_rerun(demo_world, published_demo_rerun):
+    """The session's demo world (generated, then `refresh_all`) and its rerun (conftest)."""
+    settings, lines = demo_world.settings, demo_world.run_lines
     assert any("raw/tickets" in line for line in lines), "progress names each materialized asset"
 
     with connect(settings.warehouse_path, read_only=True) as con:
         loaded = {e.name: con.execute(f"SELECT count(*) FROM raw.{e.name}").fetchone()[0] for e in EXPORTS}
-        assert loaded == demo, "every row the generator wrote is loaded, none rejected"
+        assert loaded == demo_world.written, "every row the generator wrote is loaded, none rejected"
         assert con.execute("SELECT count(*) FROM raw._rejects").fetchone()[0] == 0
         staged = con.execute("SELECT count(*), count(DISTINCT ticket_id) FROM staging.stg_helpdesk__tickets").fetchone()
         assert staged[0] == staged[1] > 0, "change export deduplicated to one row per ticket"
@@ -39,10 +25,8 @@ def test_full_refresh_then_rerun(settings, demo):
         assert days >= 10 and channels == 4
         mart_before = con.execute("SELECT * FROM marts.fct_customer_service_daily ORDER BY ALL").fetchall()
 
-    # A second run over the same exports loads nothing new and gives the same KPIs.
-    lines.clear()
-    assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
-    with connect(settings.warehouse_path, read_only=True) as con:
+    # A second run over the same exports (on a copy of the warehouse) loads nothing new and gives the same KPIs.
+    with connect(published_demo_rerun.settings.warehouse_path, read_only=True) as con:
         assert {e.name: con.execute(f"SELECT count(*) FROM raw.{e.name}").fetchone()[0] for e in EXPORTS} == loaded
         assert con.execute("SELECT * FROM marts.fct_customer_service_daily ORDER BY ALL").fetchall() == mart_before
 

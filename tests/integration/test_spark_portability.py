@@ -32,7 +32,7 @@ pytestmark = pytest.mark.spark
 DBT = str(Path(sys.executable).with_name("dbt"))
 END = dt.date(2026, 3, 20)
 DAYS = 10
-SCALE = 0.2
+SCALE = 0.05
 LOOKBACK = 3
 # SOP compliance is dated by the run that evaluated the gates: not a function of the exports.
 KPI_SQL = ("SELECT kpi_id, domain, kpi_date, segment_type, segment, numerator, denominator, value, unit, target, status "
