@@ -107,7 +107,7 @@ translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 
 # What every refresh passes to `dbt build`:
 # - dbt unit tests check model logic on fixed inputs: they belong to `make test`
-#   (tests/unit/test_dbt_unit_tests.py), not to every refresh, where they cost ~8 s (kpi bench);
+#   (tests/integration/test_dbt_unit_tests.py), not to every refresh, where they cost ~8 s (kpi bench);
 # - dbt's log file (target/run/dbt.log) at INFO: what ran and what failed, without the debug
 #   records of every query and event, whose formatting cost ~2 s per dbt process (of ~14 s).
 DBT_REFRESH_ARGS = ("--exclude-resource-type", "unit_test", "--log-level-file", "info")
