@@ -141,7 +141,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, exports: tuple[Export, ...
             rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP, note VARCHAR)"""
     )
     # Size and mtime of each file as loaded: an unchanged file is skipped without reading it.
-    _add_missing_columns(con, "raw", "_load_log", [("note", "VARCHAR"), ("file_size", "BIGINT"), ("file_mtime_ns", "BIGINT")])
+    # Inode and change time too: size and mtime alone let a corrected re-delivery that kept both
+    # (copy tools that preserve mtime) pass as unchanged. Nothing sets a file's change time back.
+    _add_missing_columns(con, "raw", "_load_log", [("note", "VARCHAR"), ("file_size", "BIGINT"), ("file_mtime_ns", "BIGINT"),
+                                                   ("file_inode", "BIGINT"), ("file_ctime_ns", "BIGINT")])
     con.execute(
         f"""CREATE TABLE IF NOT EXISTS {REJECTS} (
             export VARCHAR, source_file VARCHAR, file_checksum VARCHAR, line BIGINT,
@@ -161,9 +164,7 @@ def discover_files(landing_dir: Path, e: Export) -> list[Path]:
     folder = root / e.folder
     if not folder.is_dir():
         return []
-    found = set(folder.glob(f"{e.name}*.{e.extension}"))
-    if e.format != "parquet":
-        found |= set(folder.glob(f"{e.name}*.{e.extension}.gz"))
+    found = {p for p in folder.iterdir() if _matches(p.name, e)}
     # A plain file found in the folder is where the folder really is: resolve the folder once and
     # only links one by one (a year's 6,937 files: 0.44 s → 0.20 s per run).
     real_folder = folder.resolve()
@@ -177,6 +178,21 @@ def discover_files(landing_dir: Path, e: Export) -> list[Path]:
         if target.is_file():
             files.append(p)
     return files
+
+
+def _matches(name: str, e: Export) -> bool:
+    """A file of the export: its name, then its extension in any case (Windows tools write `.CSV`)."""
+    lower = name.lower()
+    endings = (f".{e.extension}",) + ((f".{e.extension}.gz",) if e.format != "parquet" else ())
+    return name.startswith(e.name) and lower.endswith(endings)
+
+
+def unmatched_files(landing_dir: Path, e: Export) -> list[str]:
+    """Files in the export's folder that match none of its names: reported, never loaded silently or ignored silently."""
+    folder = Path(landing_dir) / e.folder
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not p.is_dir() and not _matches(p.name, e))
 
 
 def file_checksum(path: Path) -> str:
@@ -196,6 +212,9 @@ class _File:
     rel: str
     checksum: str
     stat: tuple[int, int]  # size, mtime: a file that changes while it is read is not loaded
+    identity: tuple[int, int, int, int] = (0, 0, 0, 0)  # as logged: decides whether the next run reads it
+    unterminated: bool = False  # the last line has no line terminator: a transfer cut short?
+    mixed_endings: list[str] = field(default_factory=list)  # e.g. ['CRLF', 'LF']: read from a normalised copy
     gzip: bool = False
     encoding: str = "utf-8"
     blank_lines: bool = False  # an empty line between rows: later CSV line numbers are unknown
@@ -214,11 +233,18 @@ class _File:
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 _BLANK_LINES = (b"\n\n", b"\n\r\n", b"\r\r")  # an empty line, with LF, CRLF or CR endings
+_ENDINGS = {"LF": re.compile(rb"(?<!\r)\n"), "CRLF": re.compile(rb"\r\n"), "CR": re.compile(rb"\r(?!\n)")}
 
 
 def _stat(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_size, st.st_mtime_ns
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """Size, mtime, inode and change time: a file whose four are as when it loaded was not written since."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 
 def _legacy_8bit(sample: bytes) -> bool:
@@ -230,8 +256,10 @@ def _legacy_8bit(sample: bytes) -> bool:
 
 def _fingerprint(path: Path, rel: str, fid: int) -> _File:
     """Size, modification time and checksum: enough to skip a file loaded before."""
+    identity = _identity(path)
     stat = _stat(path)
-    return _File(fid=fid, path=path, rel=rel, checksum=file_checksum(path), stat=stat, empty=stat[0] == 0)
+    return _File(fid=fid, path=path, rel=rel, checksum=file_checksum(path), stat=stat, identity=identity,
+                 empty=stat[0] == 0)
 
 
 def _sniff(f: _File) -> None:
@@ -242,13 +270,16 @@ def _sniff(f: _File) -> None:
         f.notes.append("gzip-compressed")
     opener = gzip.open if f.gzip else open
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, blank, sample, tail, read = True, False, b"", b"", 0
+    utf8, blank, sample, tail, read, end, whole = True, False, b"", b"", 0, b"", True
+    endings: set[str] = set()
+    previous = b""
     try:
         with opener(f.path, "rb") as src:
             # A gzip file is inspected on its first SNIFF_BYTES (lines of the rest with bad UTF-8 are quarantined).
             chunk = src.read(1 << 20)
             while chunk:
                 read += len(chunk)
+                end = chunk
                 whole = not (f.gzip and read >= SNIFF_BYTES)
                 following = src.read(1 << 20) if whole else b""
                 if len(sample) < SNIFF_BYTES:
@@ -258,6 +289,10 @@ def _sniff(f: _File) -> None:
                         decoder.decode(chunk, final=whole and not following)
                     except UnicodeDecodeError:
                         utf8 = False
+                if len(endings) < 2:  # LF, CRLF and CR line endings in one file: DuckDB's reader stops
+                    w = previous + chunk
+                    endings |= {n for n, pattern in _ENDINGS.items() if pattern.search(w if not following else w[:-1])}
+                    previous = chunk[-1:]
                 if not blank:
                     window = tail + (chunk if following else chunk.rstrip(b"\r\n"))  # empty lines at the end are harmless
                     blank = any(b in window for b in _BLANK_LINES)
@@ -269,16 +304,51 @@ def _sniff(f: _File) -> None:
         raise ContractViolation(f"{f.path}: not a readable {'gzip ' if f.gzip else ''}file ({exc}); "
                                 "nothing of this export was loaded in this run") from exc
     f.empty = not sample.strip(b"\r\n\t \xef\xbb\xbf")
+    # A last line without its terminator (and not blank): the transfer may have cut it inside a field.
+    last_line = re.split(rb"[\r\n]", end)[-1] if whole and end else b""
+    f.unterminated = bool(last_line.strip(b"\t \x00")) and f.encoding != "utf-16" and sample[:2] not in (b"\xff\xfe", b"\xfe\xff")
     if sample[:2] in (b"\xff\xfe", b"\xfe\xff"):
         f.encoding, blank = "utf-16", True
     elif not utf8 and _legacy_8bit(sample):
         f.encoding = "cp1252"
     f.blank_lines = blank
+    if len(endings) > 1:
+        f.mixed_endings = sorted(endings)
+
+
+def _transcode_8bit(f: _File, out: Path) -> None:
+    """Rewrite a Windows-1252/Latin-1 file as UTF-8, deciding per line: a line that is valid UTF-8 is
+    kept as it is (exports appended to by another tool mix both; transcoding it would garble it)."""
+    utf8_lines = latin1_lines = 0
+    opener = gzip.open if f.gzip else open
+    try:
+        with opener(f.path, "rb") as raw, open(out, "wb") as dst:
+            for line in raw:  # split after LF: CRLF lines stay whole; CR-only files are decided as one
+                if _HIGH_BYTE.search(line):
+                    try:
+                        line.decode("utf-8")
+                        utf8_lines += 1
+                    except UnicodeDecodeError:
+                        try:
+                            line = line.decode("cp1252").encode("utf-8")
+                        except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
+                            line = line.decode("latin-1").encode("utf-8")
+                            latin1_lines += 1
+                dst.write(line)
+    except (OSError, EOFError) as exc:
+        raise ContractViolation(f"{f.path}: could not be read ({exc})") from exc
+    f.notes.append("Windows-1252 text, transcoded to UTF-8" if not latin1_lines
+                   else f"Windows-1252 text, transcoded to UTF-8 ({latin1_lines} line(s) read as Latin-1)")
+    if utf8_lines:
+        f.notes.append(f"{utf8_lines} line(s) already UTF-8 (valid UTF-8 with non-ASCII text), kept as they are")
+    f.encoding, f.gzip = "utf-8", False
 
 
 def _transcode(f: _File, out: Path) -> None:
     """Rewrite a UTF-16 or Windows-1252/Latin-1 file as UTF-8 (line endings kept)."""
-    for encoding in ((f.encoding,) if f.encoding == "utf-16" else ("cp1252", "latin-1")):
+    if f.encoding != "utf-16":
+        return _transcode_8bit(f, out)
+    for encoding in (f.encoding,):
         try:
             opener = gzip.open if f.gzip else open
             with opener(f.path, "rb") as raw, open(out, "w", encoding="utf-8", newline="") as dst:
@@ -296,11 +366,37 @@ def _transcode(f: _File, out: Path) -> None:
     raise ContractViolation(f"{f.path}: not valid {f.encoding} text; expected UTF-8 (or UTF-16 with a BOM, or Latin-1)")
 
 
+def _normalise_endings(f: _File, e: Export, source: Path, out: Path) -> None:
+    """Copy a file with mixed line endings with every line break outside a quoted value as LF.
+
+    DuckDB's reader fails a whole file on one CRLF line among LF lines ("state machine reached an
+    invalid state"). Inside quotes (CSV: an even number of quote characters before it, `""` being
+    an escaped quote) a CR or CRLF is part of the value and stays; JSON lines have none."""
+    opener = gzip.open if f.gzip else open
+    try:
+        with opener(source, "rb") as raw:
+            data = raw.read()
+    except (OSError, EOFError) as exc:
+        raise ContractViolation(f"{f.path}: could not be read ({exc})") from exc
+    parts = data.split(b'"') if e.format == "csv" else [data]
+    for i in range(0, len(parts), 2):  # even pieces are outside quotes
+        parts[i] = parts[i].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    out.write_bytes(b'"'.join(parts))
+    f.gzip = False
+    f.notes.append(f"mixed line endings ({', '.join(f.mixed_endings)}): each read as a line break")
+
+
 def _prepare(f: _File, e: Export, tmp: Path) -> None:
     """Give the file a plain name DuckDB reads verbatim (landing names may hold quotes or glob characters)."""
     f.read_path = tmp / f"f{f.fid}.{e.extension}"
     if f.encoding != "utf-8":
         _transcode(f, f.read_path)
+        if f.mixed_endings:
+            transcoded = f.read_path.with_suffix(".transcoded")
+            f.read_path.rename(transcoded)
+            _normalise_endings(f, e, transcoded, f.read_path)
+    elif f.mixed_endings:
+        _normalise_endings(f, e, f.path, f.read_path)
     else:
         f.read_path.symlink_to(f.path.resolve())
 
@@ -395,34 +491,78 @@ def read_header(path: Path, e: Export) -> list[str]:
         return list(json.loads(line)) if line.strip() else []
 
 
+def _looks_like(path: Path) -> str:
+    """What a file that does not read as its format seems to hold, for the message."""
+    with open(path, "rb") as raw:
+        head = raw.read(4096)
+        raw.seek(max(0, path.stat().st_size - 4))
+        tail = raw.read(4)
+    if not head:
+        return "an empty file"
+    if head[:2] == GZIP_MAGIC:
+        return "gzip-compressed data"
+    if head[:4] == b"PAR1":
+        return "the start of a Parquet file without its end (cut short in transfer?)" if tail != b"PAR1" else "a Parquet file"
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "binary data that is not Parquet"
+    first = text.splitlines()[0][:120] if text.strip() else ""
+    if first.lstrip().startswith("<"):
+        return f"HTML or XML text (first line: {first!r})"
+    if first.lstrip().startswith(("{", "[")):
+        return f"JSON text (first line: {first!r})"
+    return f"CSV or other text (first line: {first!r})"
+
+
 def _parquet_columns(f: _File) -> list[str]:
     try:
         return [r[0] for r in duckdb.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f.read_path)]).fetchall()]
     except duckdb.Error as exc:
-        raise ContractViolation(f"{f.path}: not a readable Parquet file ({exc}); "
-                                "nothing of this export was loaded in this run") from exc
+        raise ContractViolation(f"{f.path}: not a readable Parquet file; it looks like {_looks_like(f.path)} "
+                                f"({_landing_names(str(exc), [f])}); nothing of this export was loaded in this run") from exc
+
+
+def _landing_names(text: str, files: list[_File]) -> str:
+    """A message with each private temp copy's name replaced by the landing file it stands for."""
+    for f in files:
+        if f.read_path is not None:
+            text = text.replace(str(f.read_path), str(f.path))
+    return text
 
 
 # --- conversion: one set of rules for every format -----------------------------------------
 
 _EXPECTED = {
-    "VARCHAR": "text",
+    "VARCHAR": "text, not an Excel formula such as =\"00123\" (export the value itself)",
     "BOOLEAN": "true/false (also t/f, yes/no, y/n, 1/0)",
     "INTEGER": "a whole number",
     "BIGINT": "a whole number",
     "DOUBLE": "a finite number with '.' as the decimal point",
     "DECIMAL(18,4)": "a number with '.' as the decimal point (at most 14 digits before it)",
-    "DATE": "a date YYYY-MM-DD",
+    "DATE": "a date YYYY-MM-DD (four-digit year, 1900 or later; day-first and two-digit years are ambiguous)",
     "TIMESTAMP": "an ISO 8601 timestamp such as 2026-01-31 23:59:00, 2026-01-31T23:59:00Z or "
-                 "2026-01-31T23:59:00+02:00 (converted to UTC), or a date alone (midnight UTC)",
+                 "2026-01-31T23:59:00+02:00 (converted to UTC), or a date alone (midnight UTC); four-digit year, "
+                 "1900 or later (day-first and two-digit years are ambiguous)",
 }
+
+
+YEAR_FLOOR = 1900  # an earlier year in an export is a misread date (a two-digit year), never loaded
+
+
+def _iso_date(x: str) -> str:
+    """SQL: text `x` starts with an ISO date whose year is four digits, at least YEAR_FLOOR."""
+    return (f"(regexp_matches({x}, '^\\s*[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([T ]|$)') "
+            f"AND TRY_CAST(left(ltrim({x}), 4) AS INTEGER) >= {int(YEAR_FLOOR)})")
 
 
 def _convert(x: str, type_: str) -> tuple[str, str]:
     """(typed value, ok) SQL for text column `x` (a contract name): ok is false when a value is present but does not fit."""
     t = _type(type_)
     if t == "VARCHAR":
-        return x, "TRUE"
+        # Excel's `="00123"` (a formula keeping leading zeros) is not the text 00123: refused, never loaded as is.
+        value = f"CASE WHEN NOT starts_with({x}, '=\"') THEN {x} END"
+        return value, f"({x} IS NULL OR NOT starts_with({x}, '=\"'))"
     if t in ("INTEGER", "BIGINT"):
         # DuckDB rounds '2.5' to 3: a fractional value is refused, never rounded.
         value = (f"CASE WHEN NOT (contains({x}, '.') OR contains(lower({x}), 'e')) THEN TRY_CAST({x} AS {t}) "
@@ -431,11 +571,13 @@ def _convert(x: str, type_: str) -> tuple[str, str]:
         value = f"CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST({x} AS DOUBLE) END"
     elif t == "DATE":
         # A date, or a timestamp at midnight: a time of day in a date column is refused, never cut off.
-        value = (f"CASE WHEN TRY_CAST({x} AS TIMESTAMP) IS NULL OR CAST(TRY_CAST({x} AS TIMESTAMP) AS TIME) = TIME '00:00:00' "
-                 f"THEN TRY_CAST({x} AS DATE) END")
+        # Four-digit year first, from YEAR_FLOOR: DuckDB reads '30-06-26' as the year 30.
+        value = (f"CASE WHEN {_iso_date(x)} AND (TRY_CAST({x} AS TIMESTAMP) IS NULL "
+                 f"OR CAST(TRY_CAST({x} AS TIMESTAMP) AS TIME) = TIME '00:00:00') THEN TRY_CAST({x} AS DATE) END")
     elif t == "TIMESTAMP":
         # Through TIMESTAMPTZ (session time zone UTC): an offset or Z converts to UTC instead of being dropped.
-        value = f"CASE WHEN isfinite(TRY_CAST({x} AS TIMESTAMPTZ)) THEN CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+        value = (f"CASE WHEN {_iso_date(x)} AND isfinite(TRY_CAST({x} AS TIMESTAMPTZ)) "
+                 f"THEN CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) END")
     else:
         value = f"TRY_CAST({x} AS {t})"
     return value, f"({x} IS NULL OR ({value}) IS NOT NULL)"
@@ -564,6 +706,7 @@ def _stage_csv(con, e: Export, files: list[_File]) -> None:
                           rejects_table = '_rej_errors', rejects_scan = '_rej_scans') WITH ORDINALITY""",
                       [[str(f.read_path) for f in members], delimiter, compression], header_rows=1)
         fields = "[" + ", ".join(f"c{i}" for i in range(n)) + "]"
+        _refuse_reordered_header(con, lined, n, list(header), members)
         con.execute(
             f"""INSERT INTO _stage_rejects
                 SELECT l.fid, l._ord, l._line, c.header_name,
@@ -576,6 +719,46 @@ def _stage_csv(con, e: Export, files: list[_File]) -> None:
                 WHERE c{n - 1} IS NULL OR c{n} IS NOT NULL""")
         sel = ", ".join(f"nullif(c{pos[c]}, '') AS {_ident(c)}" if c in pos else f"NULL AS {_ident(c)}" for c in e.column_names)
         _convert_into_stage(con, e, f"SELECT fid, _ord, _line, {sel} FROM ({lined}) WHERE c{n - 1} IS NOT NULL AND c{n} IS NULL")
+
+
+def _refuse_reordered_header(con, lined: str, n: int, header: list[str], members: list[_File]) -> None:
+    """A header row inside a file (files concatenated by hand) listing the columns in another order would
+    load the rows after it under the first header's positions: the file fails, naming the line. (In the
+    same order, the row is quarantined by the conversion like any row that does not fit.)"""
+    trimmed = "[" + ", ".join(f"trim(c{i})" for i in range(n)) + "]"
+    found = con.execute(
+        f"""SELECT fid, _line, {trimmed} FROM ({lined})
+            WHERE trim(c0) IN (SELECT unnest(?::VARCHAR[])) AND c{n} IS NULL
+              AND list_sort({trimmed}) = list_sort(?::VARCHAR[]) AND {trimmed} != ?::VARCHAR[]
+            ORDER BY fid, _ord LIMIT 1""", [header, header, header]).fetchone()
+    if found:
+        fid, line_no, names = found
+        path = next(f.path for f in members if f.fid == fid)
+        raise ContractViolation(
+            f"{path}, line {line_no if line_no is not None else '?'}: a second header row lists the columns in another "
+            f"order ({', '.join(names[:MAX_LISTED])}) than the first header row; the rows after it would load into the "
+            "wrong columns (files concatenated by hand?). Deliver one header row per file, or the parts as separate "
+            "files. Nothing of this export was loaded in this run.")
+
+
+def _quarantine_unterminated(con, e: Export, files: list[_File]) -> None:
+    """The last record of a file whose last line has no terminator: cut short in transfer (`12` read as `1`)?"""
+    fids = [f.fid for f in files if f.unterminated and not f.empty]
+    if not fids:
+        return
+    con.execute(
+        f"""INSERT INTO _stage_rejects
+            SELECT s.fid, s._ord, s._line, NULL, {_lit(
+                "the last line has no line terminator: the file may have been cut short in transfer (a value such "
+                "as 12 read as 1); deliver it again complete, ending with a line break")}, {_typed_raw_row(e, 's.')}
+            FROM _stage s JOIN (
+                SELECT fid, max(_ord) AS last_ord FROM (
+                    SELECT fid, _ord FROM _stage UNION ALL SELECT fid, _ord FROM _stage_rejects WHERE _ord IS NOT NULL)
+                WHERE fid IN (SELECT unnest(?::INTEGER[])) GROUP BY fid) m ON s.fid = m.fid AND s._ord = m.last_ord
+            WHERE NOT EXISTS (SELECT 1 FROM _stage_rejects r
+                              WHERE r.fid = s.fid AND r._ord IS NULL AND s._line IS NOT NULL AND r.line > s._line)""",
+        [fids])
+    _drop_rejected_rows(con)
 
 
 def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None:
@@ -601,6 +784,18 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
             f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, NULL,
                 {_lit('not a JSON object (expected one object per line: {"column": value, ...})')}, {_clip('j')}
                 FROM _jl WHERE NOT ok""")
+        # An object or array where the contract has text would load as its JSON text: quarantined.
+        texts = [_ident(c.name) for c in e.columns if c.type == "VARCHAR"]
+        if texts:
+            nested = "CASE " + " ".join(f"WHEN json_type(j, '$.{c}') IN ('OBJECT', 'ARRAY') THEN '{c}'" for c in texts) + " END"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _jl_nested AS SELECT fid, _ord, _line, j, {nested} AS col FROM _jl WHERE ok")
+            con.execute(
+                f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, col,
+                    'column ' || col || ': a JSON ' || lower(json_type(j, '$.' || col)) || {_lit(
+                        " where the contract has text; expected a JSON string, number or boolean")}, {_clip('j')}
+                    FROM _jl_nested WHERE col IS NOT NULL""")
+            con.execute("DELETE FROM _jl USING _jl_nested n WHERE _jl.fid = n.fid AND _jl._ord = n._ord AND n.col IS NOT NULL")
+            con.execute("DROP TABLE _jl_nested")
         # The keys each file uses, checked against the contract like a CSV header.
         keys = con.execute(
             "SELECT fid, list(DISTINCT k ORDER BY k) FROM (SELECT fid, unnest(json_keys(j)) AS k FROM _jl WHERE ok) GROUP BY fid"
@@ -797,19 +992,22 @@ def _load_export(con: duckdb.DuckDBPyConnection, e: Export, landing_dir: Path, *
         # The stat is trusted only for a file last written 2 s before its load: a rewrite in the same
         # coarse mtime tick as the first write would otherwise look unchanged.
         f"SELECT source_file, file_checksum, rows_loaded + rows_rejected, "
-        f"CASE WHEN file_mtime_ns < epoch_ns(loaded_at) - 2000000000 THEN file_size END, file_mtime_ns FROM {LOAD_LOG} "
-        "WHERE export = ?", [e.name]).fetchall()
+        f"CASE WHEN file_mtime_ns < epoch_ns(loaded_at) - 2000000000 THEN file_size END, file_mtime_ns, file_inode, "
+        f"file_ctime_ns FROM {LOAD_LOG} WHERE export = ?", [e.name]).fetchall()
     loaded = {rel: checksum for rel, checksum, *_ in logged}
     rows_of = {rel: n for rel, _, n, *_ in logged}
     with_rows = {checksum: rel for rel, checksum, n, *_ in sorted(logged) if n}
-    stat_of = {rel: (size, mtime) for rel, _, _, size, mtime in logged if size is not None}
+    stat_of = {rel: tuple(ident) for rel, _, _, *ident in logged if None not in ident}
+    for name in unmatched_files(landing_dir, e):
+        result.warnings.append(f"{e.folder}/{name}: ignored: its name does not match {e.name}*.{e.extension}"
+                               + ("" if e.format == "parquet" else " (or .gz)"))
 
     todo: list[_File] = []
     for p in files:
         rel = p.relative_to(landing_dir).as_posix()
-        # Same size and mtime (ns) as when it was loaded: unchanged, no need to hash it. Hashing every
-        # landing file on every run grew with the history (a year: ~7,000 files, 0.7 GB per night).
-        if rel in loaded and stat_of.get(rel) == _stat(p):
+        # Same size, mtime, inode and change time as when it was loaded: unchanged, no need to hash it.
+        # Hashing every landing file on every run grew with the history (a year: ~7,000 files, 0.7 GB per night).
+        if rel in loaded and stat_of.get(rel) == _identity(p):
             result.files_unchanged += 1
             continue
         f = _fingerprint(p, rel, len(todo) + 1)
@@ -872,6 +1070,7 @@ def _load_export(con: duckdb.DuckDBPyConnection, e: Export, landing_dir: Path, *
         try:
             if e.format == "csv":
                 _stage_csv(con, e, readable)
+                _quarantine_unterminated(con, e, readable)
             elif e.format == "jsonl":
                 _stage_jsonl(con, e, readable, result)
             else:
@@ -920,15 +1119,15 @@ def _load_export(con: duckdb.DuckDBPyConnection, e: Export, landing_dir: Path, *
             elif f.empty:
                 notes.append("empty file: no rows")
             log_rows.append([e.name, f.rel, f.checksum, per_file.get(f.fid, 0), rejected.get(f.fid, 0), now,
-                             "; ".join(notes) or None, f.stat[0], f.stat[1]])
+                             "; ".join(notes) or None, *f.identity])
             if notes:
                 result.warnings.append(f"{f.rel}: {'; '.join(notes)}")
         con.execute("CREATE OR REPLACE TEMP TABLE _log (export VARCHAR, source_file VARCHAR, file_checksum VARCHAR, "
                     "rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP, note VARCHAR, file_size BIGINT, "
-                    "file_mtime_ns BIGINT)")
-        _insert_rows(con, "_log", log_rows, 9)
+                    "file_mtime_ns BIGINT, file_inode BIGINT, file_ctime_ns BIGINT)")
+        _insert_rows(con, "_log", log_rows, 11)
         con.execute(f"INSERT INTO {LOAD_LOG} (export, source_file, file_checksum, rows_loaded, rows_rejected, loaded_at, note, "
-                    "file_size, file_mtime_ns) SELECT * FROM _log")
+                    "file_size, file_mtime_ns, file_inode, file_ctime_ns) SELECT * FROM _log")
         result.rows_loaded = sum(per_file.values())
         result.rows_rejected = sum(rejected.values())
         # Every record read must end up loaded or quarantined under its file: never lose rows silently.
@@ -953,13 +1152,15 @@ def _load_export(con: duckdb.DuckDBPyConnection, e: Export, landing_dir: Path, *
         _pause_for_crash_tests(e)
         con.execute("COMMIT")
         in_transaction = False
-    except BaseException:
+    except BaseException as exc:
         if in_transaction:
             con.execute("ROLLBACK")
+        if isinstance(exc, (ContractViolation, duckdb.Error)) and str(tmp) in str(exc):
+            raise type(exc)(_landing_names(str(exc), todo)) from exc  # name the file the user delivered
         raise
     finally:
         for t in ("_stage", "_stage_rejects", "_files", "_paths", "_colnames", "_scan_raw", "_scan_files", "_rl",
-                  "_rej_errors", "_rej_scans", "_jl", "_pq", "_checked", "_dupkeys", "_dupinfo", "_log"):
+                  "_rej_errors", "_rej_scans", "_jl", "_jl_nested", "_pq", "_checked", "_dupkeys", "_dupinfo", "_log"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         shutil.rmtree(tmp, ignore_errors=True)
     result.rows_in_table = con.execute(f"SELECT count(*) FROM {_table(e)}").fetchone()[0]

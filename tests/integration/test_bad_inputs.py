@@ -19,6 +19,7 @@ import contextlib
 import csv
 import gzip
 import io
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,8 @@ class Ctx:
     landing: Path
     tmp: Path
     monkeypatch: pytest.MonkeyPatch
+    load: Callable[[], object] | None = None  # runs the loader once, before the case's own run
+
 
     def put(self, export, data: bytes | str, name: str | None = None) -> Path:
         path = self.landing / export.folder / (name or export.file_name(NEW))
@@ -170,6 +173,49 @@ def _huge(ctx: Ctx) -> None:
 
 def _quoted_newlines(ctx: Ctx) -> None:
     ctx.put(T, csv_text(T, [ticket("T1", category="line one\nline two"), ticket("T2", created_at="yesterday")]))
+
+
+# --- issue #22: real systems' exports ------------------------------------------------------
+
+OLD_MTIME_NS = 1_767_225_600_000_000_000  # 2026-01-01: a delivery written long before it loads
+
+
+def _same_size_and_mtime(ctx: Ctx) -> None:
+    """A corrected re-delivery written in place, keeping size and mtime (copy tools that preserve mtime)."""
+    path = ctx.put(T, csv_text(T, [ticket("T1", category="aaaa")]))
+    os.utime(path, ns=(OLD_MTIME_NS, OLD_MTIME_NS))
+    ctx.load()
+    with open(path, "r+b") as f:
+        f.write(csv_text(T, [ticket("T1", category="bbbb")]).encode())
+    os.utime(path, ns=(OLD_MTIME_NS, OLD_MTIME_NS))
+
+
+def _mixed_encodings(ctx: Ctx) -> None:
+    text = csv_text(T, [ticket("T1", category="réclamation à livrer"), ticket("T2", category="@@"),
+                           ticket("T3", category="crème brûlée")])
+    ctx.put(T, text.encode("cp1252").replace(b"@@", "Björk".encode("utf-8")))
+
+
+def _concatenated_reordered(ctx: Ctx) -> None:
+    ctx.put(T, csv_text(T, [ticket("T1")]) + csv_text(T, [ticket("T2")], columns=list(reversed(T.column_names))))
+
+
+def _concatenated_same_header(ctx: Ctx) -> None:
+    ctx.put(T, csv_text(T, [ticket("T1")]) + csv_text(T, [ticket("T2")]))
+
+
+def _one_crlf_line(ctx: Ctx) -> None:
+    ctx.put(T, csv_text(T, [ticket("T1")]) + csv_text(T, [ticket("T2")]).split("\n", 1)[1].replace("\n", "\r\n")
+            + csv_text(T, [ticket("T3")]).split("\n", 1)[1])
+    ctx.put(T, csv_text(T, [ticket("T4")]), name=T.file_name("2026-01-02"))  # a clean file delivered alongside
+
+
+def _stray_cr(ctx: Ctx) -> None:
+    ctx.put(T, csv_text(T, [ticket("T1"), ticket("T2", category="@@"), ticket("T3")]).replace("@@", "a\rb"))
+
+
+def _excel_multiline_cells(ctx: Ctx) -> None:
+    ctx.put(T, csv_text(T, [ticket("T1", category="first\nsecond"), ticket("T2", category="x\r\ny")], newline="\r\n"))
 
 
 TICKET_COLS_NO_CHANNEL = [c for c in T.column_names if c != "channel"]
@@ -310,6 +356,41 @@ CASES = [
          "quarantined", 2, [(3, "on_hand", '"many" is not INTEGER')]),
     Case("Parquet: missing required column", INV, lambda ctx: ctx.parquet(INV, "SELECT DATE '2026-01-01' AS snapshot_date, 'SKU-1' AS sku"),
          "failed", error=("inventory_snapshots_2026-01-01.parquet", "warehouse_id")),
+    # --- issue #22, classes 1-10
+    Case("#22.1 corrected re-delivery keeping size and mtime", T, _same_size_and_mtime, "loaded", 1,
+         check=lambda con: _values(con, "SELECT category FROM raw.tickets WHERE ticket_id = 'T1'") == [("bbbb",)]),
+    Case("#22.2 two-digit years (day-first, US)", T,
+         _csv(T, [ticket("T1"), ticket("T2", created_at="09-11-26 14:05:00"), ticket("T3", solved_at="12/6/26")]), "quarantined", 1,
+         [(3, "created_at", "four-digit year"), (4, "solved_at", "four-digit year")]),
+    Case("#22.2 two-digit year in a date column", FX, _csv(FX, [{"rate_date": "30-06-26", "currency": "EUR", "quote_currency": "USD",
+                                                                "rate": "1.1"}]), "quarantined", 0, [(2, "rate_date", "1900 or later")]),
+    Case("#22.2 year below the floor (0999)", FX, _csv(FX, [{"rate_date": "0999-01-01", "currency": "EUR", "quote_currency": "USD",
+                                                             "rate": "1.1"}]), "quarantined", 0, [(2, "rate_date", "1900 or later")]),
+    Case("#22.3 Windows-1252 file with a few UTF-8 lines", T, _mixed_encodings, "loaded", 3, warning="already UTF-8",
+         check=lambda con: _values(con, "SELECT category FROM raw.tickets WHERE ticket_id IN ('T1', 'T2', 'T3') ORDER BY ticket_id")
+         == [("réclamation à livrer",), ("Björk",), ("crème brûlée",)]),
+    Case("#22.4 last line cut inside its last field", FX,
+         lambda ctx: ctx.put(FX, csv_text(FX, [{"rate_date": NEW, "currency": "EUR", "quote_currency": "USD", "rate": "1.1"},
+                                               {"rate_date": NEW, "currency": "GBP", "quote_currency": "USD", "rate": "12"}])[:-2]),
+         "quarantined", 1, [(3, None, "no line terminator")],
+         check=lambda con: _values(con, "SELECT count(*) FROM raw.fx_rates WHERE currency = 'GBP'") == [(0,)]),
+    Case("#22.5 JSON object or array in a text column", WE,
+         lambda ctx: ctx.put(WE, jsonl_text([event("E1"), event("E2", sku={"id": 1}), event("E3", session_id=["S1", "S2"])])),
+         "quarantined", 1, [(2, "sku", "a JSON object where the contract has text"), (3, "session_id", "a JSON array")]),
+    Case("#22.6 concatenated file, second header in another order", T, _concatenated_reordered, "failed",
+         error=("tickets_2026-01-01.csv, line 3", "another order")),
+    Case("#22.7 upper-case extension (.CSV)", T, lambda ctx: ctx.put(T, csv_text(T, [ticket("T1")]), name="tickets_2026-01-01.CSV"),
+         "loaded", 1),
+    Case("#22.7 a file matching no pattern is reported", T,
+         lambda ctx: (ctx.put(T, csv_text(T, [ticket("T1")])), ctx.put(T, "partial", name="tickets_2026-01-02.csv.part")),
+         "loaded", 1, warning="tickets_2026-01-02.csv.part: ignored"),
+    Case("#22.8 one CRLF line in an LF file (and a clean file alongside)", T, _one_crlf_line, "loaded", 4,
+         warning="mixed line endings", check=lambda con: _values(
+             con, "SELECT count(*) FROM raw.tickets WHERE ticket_id IN ('T1', 'T2', 'T3', 'T4') AND channel = 'email'") == [(4,)]),
+    Case("#22.8 a stray CR inside a line", T, _stray_cr, "quarantined", 2,
+         [(3, "requester_id", "only 7 of the header's 11 fields"), (4, "status", "only 5 of the header's 11 fields")]),
+    Case("#22.9 CSV saved under a .parquet name", INV, lambda ctx: ctx.put(INV, "snapshot_date,warehouse_id\n2026-01-01,W1\n"),
+         "failed", error=("inventory_snapshots_2026-01-01.parquet", "looks like CSV or other text (first line: 'snapshot_date,warehouse_id')")),
     Case("Parquet: truncated file", INV, lambda ctx: ctx.put(INV, ctx.parquet(INV, "SELECT DATE '2026-01-01' AS snapshot_date").read_bytes()[:40]),
          "failed", error=("inventory_snapshots_2026-01-01.parquet", "not a readable Parquet file")),
 ]
@@ -385,8 +466,8 @@ def test_bad_input(case: Case, template, tmp_path, monkeypatch):
     con = connect(tmp_path / "warehouse.duckdb")
     try:
         before = snapshot(con)
-        case.deliver(Ctx(landing, tmp_path, monkeypatch))
         error, result = None, None
+        case.deliver(Ctx(landing, tmp_path, monkeypatch, load=lambda: load_export(con, case.export, landing)))
         for _ in range(case.runs):
             try:
                 result = load_export(con, case.export, landing)
@@ -416,6 +497,7 @@ def test_bad_input(case: Case, template, tmp_path, monkeypatch):
             assert error, f"expected the load to fail, but: {happened}"
             for part in case.error:
                 assert part in error, f"failure message lacks {part!r}: {error}"
+            assert "kpi-ingest-" not in error, f"the message names a temp copy, not the landing file: {error}"  # #22.10
             assert after == before, "a failed load changed the warehouse"
             return
         assert error is None, f"unexpected failure: {error}"
