@@ -534,7 +534,7 @@ def _landing_names(text: str, files: list[_File]) -> str:
 # --- conversion: one set of rules for every format -----------------------------------------
 
 _EXPECTED = {
-    "VARCHAR": "text, not an Excel formula such as =\"00123\" (export the value itself)",
+    "VARCHAR": "text without NUL bytes, not an Excel formula such as =\"00123\" (export the value itself)",
     "BOOLEAN": "true/false (also t/f, yes/no, y/n, 1/0)",
     "INTEGER": "a whole number",
     "BIGINT": "a whole number",
@@ -561,8 +561,9 @@ def _convert(x: str, type_: str) -> tuple[str, str]:
     t = _type(type_)
     if t == "VARCHAR":
         # Excel's `="00123"` (a formula keeping leading zeros) is not the text 00123: refused, never loaded as is.
-        value = f"CASE WHEN NOT starts_with({x}, '=\"') THEN {x} END"
-        return value, f"({x} IS NULL OR NOT starts_with({x}, '=\"'))"
+        # A NUL byte is a corrupt or binary value, never text a system meant.
+        value = f"CASE WHEN NOT (starts_with({x}, '=\"') OR contains({x}, chr(0))) THEN {x} END"
+        return value, f"({x} IS NULL OR ({value}) IS NOT NULL)"
     if t in ("INTEGER", "BIGINT"):
         # DuckDB rounds '2.5' to 3: a fractional value is refused, never rounded.
         value = (f"CASE WHEN NOT (contains({x}, '.') OR contains(lower({x}), 'e')) THEN TRY_CAST({x} AS {t}) "
@@ -784,6 +785,14 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
             f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, NULL,
                 {_lit('not a JSON object (expected one object per line: {"column": value, ...})')}, {_clip('j')}
                 FROM _jl WHERE NOT ok""")
+        # A key twice in one object: DuckDB would keep the first value; the writer may have meant the last.
+        con.execute(
+            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, k, {_lit("key ")} || k || {_lit(
+                " twice in one object: nobody can tell which value is meant")}, {_clip('j')}
+                FROM (SELECT fid, _ord, _line, j, list_filter(json_keys(j), lambda x, i: list_position(json_keys(j), x) < i)[1] AS k
+                      FROM _jl WHERE ok AND len(json_keys(j)) != len(list_distinct(json_keys(j))))
+                WHERE k IS NOT NULL""")
+        con.execute("DELETE FROM _jl WHERE ok AND len(json_keys(j)) != len(list_distinct(json_keys(j)))")
         # An object or array where the contract has text would load as its JSON text: quarantined.
         texts = [_ident(c.name) for c in e.columns if c.type == "VARCHAR"]
         if texts:
@@ -845,7 +854,7 @@ def _convert_into_stage(con, e: Export, source_sql: str) -> None:
         for c in checked:
             name = _ident(c.name)
             after = '" is not ' + _type(c.type) + "; expected " + _EXPECTED[c.type]
-            whens.append(f"WHEN '{name}' THEN {_lit('column ' + name + ': ' + chr(34))} || left({name}, 200) || {_lit(after)}")
+            whens.append(f"WHEN '{name}' THEN {_lit('column ' + name + ': ' + chr(34))} || replace(left({name}, 200), chr(0), '\\0') || {_lit(after)}")
         con.execute(
             f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, _bad, CASE _bad {' '.join(whens)} END,
                 {_clip(_raw_row(e))} FROM _checked WHERE _bad IS NOT NULL""")
