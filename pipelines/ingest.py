@@ -50,6 +50,7 @@ from .exports import EXPORTS, Export
 from .exports.contract import TYPES
 from .exports.render import LINEAGE_COLUMNS
 from .partitions import DAILY, SINGLE_RUN
+from .sql import literal
 
 LOAD_LOG = "raw._load_log"
 REJECTS = "raw._rejects"
@@ -105,11 +106,6 @@ def _type(type_: str) -> str:
 
 def _table(e: Export) -> str:
     return f"raw.{_ident(e.name)}"
-
-
-def _lit(text: str) -> str:
-    """A SQL string literal of one of this module's own constant texts (messages, never data)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _listed(names: list[str]) -> str:
@@ -657,7 +653,7 @@ def _scan(con, sql: str, params: list, header_rows: int) -> str:
                 SELECT p.fid, NULL, e.line,
                        arg_min(CASE WHEN e.column_name != 'j' THEN coalesce(c.header_name, e.column_name) END,
                                coalesce(e.column_idx, 0)),
-                       arg_min(e.error_message || CASE e.error_type {' '.join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in _REJECT_TYPES.items())} ELSE '' END,
+                       arg_min(e.error_message || CASE e.error_type {' '.join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in _REJECT_TYPES.items())} ELSE '' END,
                                coalesce(e.column_idx, 0)),
                        {_clip('arg_min(e.csv_line, coalesce(e.column_idx, 0))')}
                 FROM _rej_errors e JOIN _rej_scans s USING (scan_id, file_id)
@@ -712,9 +708,9 @@ def _stage_csv(con, e: Export, files: list[_File]) -> None:
             f"""INSERT INTO _stage_rejects
                 SELECT l.fid, l._ord, l._line, c.header_name,
                        CASE WHEN c{n} IS NOT NULL
-                            THEN {_lit(f"more fields than the header's {n}: a value with an unquoted delimiter?")}
-                            ELSE 'only ' || (list_position({fields}, NULL) - 1) || {_lit(f" of the header's {n} fields: a truncated line or an unterminated quote?")}
-                       END, {_clip("concat_ws(" + _lit(delimiter) + ", " + ", ".join(f"c{i}" for i in range(n + 1)) + ")")}
+                            THEN {literal(f"more fields than the header's {n}: a value with an unquoted delimiter?")}
+                            ELSE 'only ' || (list_position({fields}, NULL) - 1) || {literal(f" of the header's {n} fields: a truncated line or an unterminated quote?")}
+                       END, {_clip("concat_ws(" + literal(delimiter) + ", " + ", ".join(f"c{i}" for i in range(n + 1)) + ")")}
                 FROM ({lined}) l LEFT JOIN _colnames c
                   ON c.fid = l.fid AND c.position_name = 'c' || (coalesce(list_position({fields}, NULL), {n + 1}) - 1)
                 WHERE c{n - 1} IS NULL OR c{n} IS NOT NULL""")
@@ -749,7 +745,7 @@ def _quarantine_unterminated(con, e: Export, files: list[_File]) -> None:
         return
     con.execute(
         f"""INSERT INTO _stage_rejects
-            SELECT s.fid, s._ord, s._line, NULL, {_lit(
+            SELECT s.fid, s._ord, s._line, NULL, {literal(
                 "the last line has no line terminator: the file may have been cut short in transfer (a value such "
                 "as 12 read as 1); deliver it again complete, ending with a line break")}, {_typed_raw_row(e, 's.')}
             FROM _stage s JOIN (
@@ -783,11 +779,11 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
                 WHERE trim(coalesce(j, '')) != ''""")
         con.execute(
             f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, NULL,
-                {_lit('not a JSON object (expected one object per line: {"column": value, ...})')}, {_clip('j')}
+                {literal('not a JSON object (expected one object per line: {"column": value, ...})')}, {_clip('j')}
                 FROM _jl WHERE NOT ok""")
         # A key twice in one object: DuckDB would keep the first value; the writer may have meant the last.
         con.execute(
-            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, k, {_lit("key ")} || k || {_lit(
+            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, k, {literal("key ")} || k || {literal(
                 " twice in one object: nobody can tell which value is meant")}, {_clip('j')}
                 FROM (SELECT fid, _ord, _line, j, list_filter(json_keys(j), lambda x, i: list_position(json_keys(j), x) < i)[1] AS k
                       FROM _jl WHERE ok AND len(json_keys(j)) != len(list_distinct(json_keys(j))))
@@ -800,7 +796,7 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
             con.execute(f"CREATE OR REPLACE TEMP TABLE _jl_nested AS SELECT fid, _ord, _line, j, {nested} AS col FROM _jl WHERE ok")
             con.execute(
                 f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, col,
-                    'column ' || col || ': a JSON ' || lower(json_type(j, '$.' || col)) || {_lit(
+                    'column ' || col || ': a JSON ' || lower(json_type(j, '$.' || col)) || {literal(
                         " where the contract has text; expected a JSON string, number or boolean")}, {_clip('j')}
                     FROM _jl_nested WHERE col IS NOT NULL""")
             con.execute("DELETE FROM _jl USING _jl_nested n WHERE _jl.fid = n.fid AND _jl._ord = n._ord AND n.col IS NOT NULL")
@@ -854,7 +850,7 @@ def _convert_into_stage(con, e: Export, source_sql: str) -> None:
         for c in checked:
             name = _ident(c.name)
             after = '" is not ' + _type(c.type) + "; expected " + _EXPECTED[c.type]
-            whens.append(f"WHEN '{name}' THEN {_lit('column ' + name + ': ' + chr(34))} || replace(left({name}, 200), chr(0), '\\0') || {_lit(after)}")
+            whens.append(f"WHEN '{name}' THEN {literal('column ' + name + ': ' + chr(34))} || replace(left({name}, 200), chr(0), '\\0') || {literal(after)}")
         con.execute(
             f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, _bad, CASE _bad {' '.join(whens)} END,
                 {_clip(_raw_row(e))} FROM _checked WHERE _bad IS NOT NULL""")
