@@ -145,16 +145,16 @@ def _glob_name(ctx: Ctx) -> None:
 
 def _changes_while_read(ctx: Ctx) -> None:
     ctx.put(T, csv_text(T, [ticket("T1")]))
-    import pipelines.ingest as ingest
+    import pipelines.ingest.files as ingest_files
 
-    real, calls = ingest._stat, collections.Counter()
+    real, calls = ingest_files._stat, collections.Counter()
 
     def stat(path):
         calls[str(path)] += 1
         size, mtime = real(path)
         return (size, mtime + 1) if calls[str(path)] > 1 and path.name == T.file_name(NEW) else (size, mtime)
 
-    ctx.monkeypatch.setattr(ingest, "_stat", stat)
+    ctx.monkeypatch.setattr(ingest_files, "_stat", stat)
 
 
 def _wide(ctx: Ctx) -> None:
