@@ -70,6 +70,7 @@ class _File:
     identity: tuple[int, int, int, int] = (0, 0, 0, 0)  # as logged: decides whether the next run reads it
     unterminated: bool = False  # the last line has no line terminator: a transfer cut short?
     mixed_endings: list[str] = field(default_factory=list)  # e.g. ['CRLF', 'LF']: read from a normalised copy
+    header_again: bool = True  # a line after the first starts with the first header name (files concatenated?)
     gzip: bool = False
     encoding: str = "utf-8"
     blank_lines: bool = False  # an empty line between rows: later CSV line numbers are unknown
@@ -146,7 +147,10 @@ def _sniff(f: _File) -> None:
                         utf8 = False
                 if len(endings) < 2:  # LF, CRLF and CR line endings in one file: DuckDB's reader stops
                     w = previous + chunk
-                    endings |= {n for n, pattern in _ENDINGS.items() if pattern.search(w if not following else w[:-1])}
+                    if b"\r" not in w:  # the common case, at memchr speed: LF only
+                        endings |= {"LF"} if b"\n" in w else set()
+                    else:
+                        endings |= {n for n, pattern in _ENDINGS.items() if pattern.search(w if not following else w[:-1])}
                     previous = chunk[-1:]
                 if not blank:
                     window = tail + (chunk if following else chunk.rstrip(b"\r\n"))  # empty lines at the end are harmless

@@ -111,7 +111,8 @@ def _stage_csv(con, e: Export, files: list[_File]) -> None:
                           rejects_table = '_rej_errors', rejects_scan = '_rej_scans') WITH ORDINALITY""",
                       [[str(f.read_path) for f in members], delimiter, compression], header_rows=1)
         fields = "[" + ", ".join(f"c{i}" for i in range(n)) + "]"
-        _refuse_reordered_header(con, lined, n, list(header), members)
+        if any(f.header_again for f in members):
+            _refuse_reordered_header(con, lined, n, list(header), [f for f in members if f.header_again])
         con.execute(
             f"""INSERT INTO _stage_rejects
                 SELECT l.fid, l._ord, l._line, c.header_name,
@@ -133,9 +134,9 @@ def _refuse_reordered_header(con, lined: str, n: int, header: list[str], members
     trimmed = "[" + ", ".join(f"trim(c{i})" for i in range(n)) + "]"
     found = con.execute(
         f"""SELECT fid, _line, {trimmed} FROM ({lined})
-            WHERE trim(c0) IN (SELECT unnest(?::VARCHAR[])) AND c{n} IS NULL
+            WHERE fid IN (SELECT unnest(?::INTEGER[])) AND trim(c0) IN (SELECT unnest(?::VARCHAR[])) AND c{n} IS NULL
               AND list_sort({trimmed}) = list_sort(?::VARCHAR[]) AND {trimmed} != ?::VARCHAR[]
-            ORDER BY fid, _ord LIMIT 1""", [header, header, header]).fetchone()
+            ORDER BY fid, _ord LIMIT 1""", [[f.fid for f in members], header, header, header]).fetchone()
     if found:
         fid, line_no, names = found
         path = next(f.path for f in members if f.fid == fid)
