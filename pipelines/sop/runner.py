@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.util
 import json
 import logging
 import math
@@ -160,7 +161,8 @@ def warm_up_in_background() -> None:
     global _warm_up
     if _warm_up is None:
         for module in SHARED_WITH_DAGSTER:
-            importlib.import_module(module)
+            if importlib.util.find_spec(module.split(".")[0]) is not None:  # zstandard, greenlet: not in every install
+                importlib.import_module(module)
         _warm_up = threading.Thread(target=_import_gx, name="gx-warm-up", daemon=True)
         _warm_up.start()
 
