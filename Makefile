@@ -4,7 +4,11 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-STAMP := $(VENV)/.installed
+# What `make setup` installs: the embedded default only (DuckDB, dbt-duckdb, Dagster, GX); `make test`
+# and `make bench` add the test tools, and `make test` the Spark and Celery paths whose tests it runs.
+comma := ,
+EXTRAS ?= $(if $(filter test,$(MAKECMDGOALS)),test$(comma)spark$(comma)celery,$(if $(filter bench,$(MAKECMDGOALS)),test))
+STAMP := $(VENV)/.installed$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
 PORT ?= 3000
 
 # Run history of `make dev` / `make demo`; a test may point it elsewhere.
@@ -23,7 +27,7 @@ setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv
-	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[test,celery]'
+	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.$(if $(EXTRAS),[$(EXTRAS)])'
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml

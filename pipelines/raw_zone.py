@@ -7,7 +7,7 @@ A second warehouse engine (Spark, through dbt-spark: docs/spark.md) reads these 
 tables (dbt_project/macros/spark_raw_zone.sql), so both engines build from the same typed rows:
 the contract's types and the lineage columns of `raw.<export>`, nothing re-parsed.
 
-Written by `ingest.load_export` after its transaction committed (a failed load writes nothing),
+Written by `ingest.load_export` (pipelines/ingest/load.py) after its transaction committed (a failed load writes nothing),
 from the committed table, so the zone is a copy of `raw.<export>` and never ahead of it. The
 export date of a row is the date in its landing file's name (`tickets_2026-11-21.csv`), or the
 day the file was first loaded for files without one (snapshots). Only the partitions whose files

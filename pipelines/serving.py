@@ -20,6 +20,7 @@ from pathlib import Path
 from .exports import EXPORTS
 from .settings import Settings
 from .sop.results import MART_STATE
+from .sql import literal
 from .warehouse import connect, has_table
 
 _STORAGE_VERSION = re.compile(r"^(v\d+\.\d+\.\d+|latest)$")
@@ -34,11 +35,6 @@ class PublishResult:
     tables: dict[str, int] = field(default_factory=dict)
     storage_version: str = ""
     parquet_dir: Path | None = None
-
-
-def _sql_string(value: str) -> str:
-    """A SQL string literal (ATTACH takes no bound parameters; the path is our own setting)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _fsync(path: Path) -> None:
@@ -101,7 +97,7 @@ def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> Publ
         ).fetchall()
         if not tables:
             raise RuntimeError(f"nothing to publish: no tables in schema(s) {SERVED_SCHEMAS} of {settings.warehouse_path}")
-        con.execute(f"ATTACH {_sql_string(str(tmp))} AS serving (STORAGE_VERSION '{version}', READ_ONLY false)")
+        con.execute(f"ATTACH {literal(str(tmp))} AS serving (STORAGE_VERSION '{version}', READ_ONLY false)")
         try:
             for schema in {s for s, _ in tables} | {"ops"}:
                 con.execute(f"CREATE SCHEMA serving.{schema}")
@@ -142,7 +138,7 @@ def _export_parquet(serving_file: Path, tables: dict[str, int]) -> Path:
     with connect(serving_file, read_only=True) as con:
         for table in tables:
             out = tmp / f"{table}.parquet"
-            con.execute(f"COPY {table} TO {_sql_string(str(out))} (FORMAT parquet)")
+            con.execute(f"COPY {table} TO {literal(str(out))} (FORMAT parquet)")
     old = serving_file.parent / f"parquet.old-{uuid.uuid4().hex[:8]}"
     if final.exists():
         final.rename(old)

@@ -93,7 +93,7 @@ class Settings:
     celery_broker: str = "redis://127.0.0.1:6379/0"
     celery_backend: str = "redis://127.0.0.1:6379/0"
     # The raw zone: every raw table as typed Parquet partitioned by export date (pipelines/raw_zone.py),
-    # what a Spark warehouse reads as external tables. None: not written (KPI_RAW_ZONE=off).
+    # what a Spark warehouse reads as external tables. None (the default): not written.
     raw_zone_dir: Path | None = None
     # Spark target only (dbt target `spark`): its warehouse dir and Derby metastore live here.
     spark_dir: Path | None = None
@@ -131,7 +131,9 @@ class Settings:
             # Where a worker leaves a step's events; Celery's default (rpc://) needs an AMQP broker.
             celery_backend=os.environ.get("KPI_CELERY_BACKEND") or broker,
             # Default: beside the warehouse's folder (data/raw_zone), so a test's temp warehouse gets its own.
-            raw_zone_dir=_path("KPI_RAW_ZONE_DIR", str(data_dir / "raw_zone")) if _on("KPI_RAW_ZONE", True) else None,
+            # Written only for a second engine that reads it (the Spark target): KPI_RAW_ZONE=on or KPI_RAW_ZONE_DIR set.
+            raw_zone_dir=(_path("KPI_RAW_ZONE_DIR", str(data_dir / "raw_zone"))
+                          if _on("KPI_RAW_ZONE", bool(os.environ.get("KPI_RAW_ZONE_DIR"))) else None),
             spark_dir=_path("KPI_SPARK_DIR", str(data_dir / "spark")),
         )
 

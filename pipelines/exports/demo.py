@@ -56,6 +56,7 @@ import duckdb
 import numpy as np
 
 from . import EXPORTS, BY_NAME
+from ..sql import literal
 from .ads import PLATFORMS
 from .contract import Export
 from .demo_faults import FAULT_DAYS
@@ -206,12 +207,8 @@ def _keep_last(keys: tuple[np.ndarray, ...]) -> np.ndarray:
 
 # --- SQL snippets that turn numbers into the exports' values ----------------------------
 
-def _sq(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _pick(values, col: str) -> str:
-    return f"CASE WHEN {col} >= 0 THEN [{', '.join(_sq(v) for v in values)}][{col} + 1] END"
+    return f"CASE WHEN {col} >= 0 THEN [{', '.join(literal(v) for v in values)}][{col} + 1] END"
 
 
 def _id(prefix: str, width: int, col: str) -> str:
@@ -349,12 +346,12 @@ class _Writer:
         return ", ".join(f'"{c}"' for c in keys + rest)
 
     def _options(self, export: Export) -> str:
-        return self.FORMAT_OPTIONS[export.format].format(delimiter=_sq(export.delimiter))
+        return self.FORMAT_OPTIONS[export.format].format(delimiter=literal(export.delimiter))
 
     def _copy(self, export: Export, source: str, path: Path) -> None:
         cols = ", ".join(f'"{c}"' for c in export.column_names)
         self.con.execute(f"COPY (SELECT {cols} FROM {source} ORDER BY {self._order_by(export)}) "
-                         f"TO {_sq(str(path))} ({self._options(export)})")
+                         f"TO {literal(str(path))} ({self._options(export)})")
 
     def deliver(self, export: Export, frame: _Frame) -> None:
         """Write one frame of an export (a daily export may come in several frames of whole days)."""
@@ -469,7 +466,7 @@ def _finance(w: _World) -> None:
     w.deliver("fx_rates", _Frame(
         data={"day": np.tile(w.days, 3), "cur": np.repeat(np.arange(3), w.n_days), "rate": w.fx.ravel()},
         select={"rate_date": _date("day"), "currency": _pick(CURRENCIES, "cur"),
-                "quote_currency": _sq("USD"), "rate": "rate"},
+                "quote_currency": literal("USD"), "rate": "rate"},
         days=w.period()))
 
 
@@ -514,7 +511,7 @@ def _catalog(w: _World) -> None:
         select={"sku": _sku("sku"),
                 "product_name": f"{_pick(ADJECTIVES, 'adj')} || ' ' || {_pick(NOUNS, 'noun')} || ' ' || {_pick(COLOURS, 'colour')}",
                 "category": _pick(CATEGORIES, "cat"), "unit_price": _money("price"), "unit_cost": _money("cost"),
-                "currency": _sq("USD"), "reorder_point": "rop", "is_active": "active", "updated_at": _ts("updated")}))
+                "currency": literal("USD"), "reorder_point": "rop", "is_active": "active", "updated_at": _ts("updated")}))
 
 
 def _expected_orders_per_day() -> float:

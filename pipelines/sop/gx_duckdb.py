@@ -24,11 +24,9 @@ from urllib.parse import quote
 from duckdb_engine import Dialect as DuckDBEngineDialect
 from sqlalchemy.dialects import registry
 
+from ..sql import literal
+
 SCHEME = "duckdb_gx_readonly"
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class ReadOnlyAutocommitDuckDBDialect(DuckDBEngineDialect):
@@ -58,7 +56,7 @@ class ReadOnlyAutocommitDuckDBDialect(DuckDBEngineDialect):
         conn.execute("SET enable_progress_bar = false")  # no progress bars on the run's console
         if attach:
             path = Path(attach)
-            conn.execute(f"ATTACH IF NOT EXISTS {_sql_string(str(path))} AS {path.stem} (READ_ONLY)")
+            conn.execute(f"ATTACH IF NOT EXISTS {literal(str(path))} AS {path.stem} (READ_ONLY)")
             conn.execute(f"USE {path.stem}")
         return conn
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.util
 import json
 import logging
 import math
@@ -135,6 +136,15 @@ def _number(v) -> float | None:
 
 
 _warm_up: threading.Thread | None = None
+# What GX's import shares with the modules Dagster imports lazily in a step (its SQLite storage,
+# progress bars, ...), imported by the calling thread before the warm-up thread starts. A module
+# that two threads import at the same time can be seen half-initialised: 2 of 25 runs died with
+# "partially initialized module 'sqlalchemy.orm.exc'". With these done first, the thread imports
+# only modules the step never imports itself (tests/unit/test_gx_warm_up.py checks the two sets).
+SHARED_WITH_DAGSTER = ("sqlalchemy", "sqlalchemy.orm", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
+                       "sqlite3", "attr", "greenlet", "markupsafe", "tqdm", "tqdm.std", "tqdm.cli", "tqdm.gui",
+                       "tqdm.version", "zstandard", "configparser", "colorsys", "unicodedata", "gc",
+                       "importlib.readers", "importlib.resources.readers")
 
 
 def _import_gx() -> None:
@@ -150,6 +160,9 @@ def warm_up_in_background() -> None:
     themselves: one thread at a time imports it."""
     global _warm_up
     if _warm_up is None:
+        for module in SHARED_WITH_DAGSTER:
+            if importlib.util.find_spec(module.split(".")[0]) is not None:  # zstandard, greenlet: not in every install
+                importlib.import_module(module)
         _warm_up = threading.Thread(target=_import_gx, name="gx-warm-up", daemon=True)
         _warm_up.start()
 

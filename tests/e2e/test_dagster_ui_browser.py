@@ -125,7 +125,7 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
             page.goto(f"{webserver}/assets/raw/tickets")
             expect(page.get_by_text("Raw tickets export loaded into").first).to_be_visible(timeout=30000)
             for text in ["Owners", "cs.lead@shop.example", "data.platform@shop.example", "Kinds", "DuckDB",
-                         "Great Expectations", "ingest.py"]:
+                         "Great Expectations", "assets.py"]:
                 expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=30000)
             page.screenshot(path=str(SCREENSHOTS / "04-asset-description-owners-kinds.png"))
 

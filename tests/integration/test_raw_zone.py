@@ -7,11 +7,33 @@ import pytest
 from pipelines.exports import BY_NAME
 from pipelines.ingest import ContractViolation, load_export
 from pipelines.raw_zone import MANIFEST, export_date_of
+from pipelines.settings import Settings
 from pipelines.warehouse import connect
 from tests.conftest import write_csv
 from tests.integration.test_ingest import ticket
 
 TICKETS = BY_NAME["tickets"]
+
+
+@pytest.fixture(autouse=True)
+def raw_zone_on(monkeypatch):
+    """These tests are about the raw zone: on, as for the Spark target (the default is off)."""
+    monkeypatch.setenv("KPI_RAW_ZONE", "on")
+
+
+def test_the_raw_zone_is_not_written_by_default(tmp_path, monkeypatch):
+    """Only a second engine reads it: the embedded default (DuckDB) never pays for writing it."""
+    monkeypatch.delenv("KPI_RAW_ZONE")
+    monkeypatch.delenv("KPI_RAW_ZONE_DIR", raising=False)
+    monkeypatch.setenv("KPI_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.setenv("KPI_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "kpi.duckdb"))
+    write_csv(tmp_path / "landing", TICKETS, [ticket("T1")], day="2026-01-01")
+    assert Settings.from_env().raw_zone_dir is None
+    with connect(tmp_path / "warehouse" / "kpi.duckdb") as con:
+        assert load_export(con, TICKETS, tmp_path / "landing").rows_loaded == 1
+    assert not [p for p in tmp_path.rglob("*") if "raw_zone" in p.name]
+    monkeypatch.setenv("KPI_RAW_ZONE_DIR", str(tmp_path / "zone"))  # configured for Spark: written
+    assert Settings.from_env().raw_zone_dir == tmp_path / "zone"
 
 
 def zone_rows(settings, export="tickets"):

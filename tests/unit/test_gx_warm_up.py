@@ -28,3 +28,42 @@ def test_gx_is_imported_once_in_the_background_and_the_gates_wait_for_it():
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"before": False, "same_thread": True, "alive_after_context": False, "after": True,
                     "context": "EphemeralDataContext"}
+
+
+# Which modules a thread imports for the first time. find_spec runs only for a module not yet in
+# sys.modules, so each name is one first import, by the thread that did it.
+RECORD = textwrap.dedent("""
+    import importlib.abc, json, sys, threading
+    first = {}
+    class Record(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            first.setdefault(threading.current_thread().name, set()).add(name)
+    import pipelines.ingest  # what a raw step's process holds when the step starts
+    sys.meta_path.insert(0, Record())
+""")
+GX_THREAD = RECORD + textwrap.dedent("""
+    from pipelines.sop import runner
+    runner.warm_up_in_background()
+    runner._warm_up.join()
+    print(json.dumps(sorted(n for n in first.get("gx-warm-up", ()) if n in sys.modules)))
+""")
+DAGSTER_STEP = RECORD + textwrap.dedent("""
+    import dagster as dg
+    with dg.instance_for_test() as instance:  # SQLite run and event storage, as a `kpi run` step has
+        dg.materialize([dg.asset(lambda: 1, name="a")], instance=instance)
+    print(json.dumps(sorted(n for n in first.get("MainThread", ()) if n in sys.modules)))
+""")
+
+
+def _first_imports(script: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_the_warm_up_thread_imports_nothing_a_dagster_step_imports_itself():
+    """The race (issue #16, point 6): GX's import in the background thread and Dagster's own
+    import of SQLAlchemy in the step, at the same time, left a module half-initialised. It needs a
+    module both threads import; the warm-up imports those first, in the calling thread. Without
+    that, sqlalchemy.* (and tqdm, attr, ...) are in both sets and this fails."""
+    shared = _first_imports(GX_THREAD) & _first_imports(DAGSTER_STEP)
+    assert not shared, f"imported by both the GX warm-up thread and a Dagster step: {sorted(shared)[:20]}"
