@@ -33,6 +33,6 @@ def _specs(asset) -> list[dg.AssetSpec]:
 
 def sop_asset_specs() -> list[dg.AssetSpec]:
     """Assets of the SOP package that no step produces as an output (written by the dbt step)."""
-    from .gating import refresh_log_spec
+    from .gating import mart_state_spec, refresh_log_spec
 
-    return [refresh_log_spec()]
+    return [refresh_log_spec(), mart_state_spec()]

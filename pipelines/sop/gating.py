@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 OPS_RESULTS_KEY = dg.AssetKey(["ops", "sop_check_results"])
 OPS_REFRESH_KEY = dg.AssetKey(["ops", "sop_refresh_log"])
+OPS_MART_STATE_KEY = dg.AssetKey(["ops", "kpi_mart_state"])
 UNIQUE_ID = "dagster_dbt/unique_id"
 
 
@@ -67,6 +68,16 @@ def refresh_log_spec() -> dg.AssetSpec:
                         description="One row per refresh: models built, KPI marts built, models blocked and by what. "
                                     "Written by the dbt step at its end.",
                         metadata={"dagster/table_name": "ops.sop_refresh_log"})
+
+
+def mart_state_spec() -> dg.AssetSpec:
+    """Which KPI marts are fresh and which a failed data gate holds back: written by the dbt step
+    before and after the marts are built, read by fct_kpi_daily (stale marks) and the snapshot."""
+    return dg.AssetSpec(OPS_MART_STATE_KEY, group_name="sop", kinds={"duckdb"},
+                        description="One row per KPI mart: when its rows were last built and whether a failed data "
+                                    "gate holds it back (gate, reason, since when). fct_kpi_daily marks a held "
+                                    "mart's rows stale from it. Written by the dbt step.",
+                        metadata={"dagster/table_name": "ops.kpi_mart_state"})
 
 
 # --- the dbt graph ---------------------------------------------------------------------------
