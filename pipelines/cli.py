@@ -4,11 +4,38 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from .settings import get_settings
+from .settings import PROJECT_ROOT, get_settings
+
+# `kpi run --job`: the jobs of pipelines/automation.py (tests/unit/test_cli.py checks this list against them).
+JOBS = {
+    "refresh_all": "load every export, build every dbt model, run every check, publish (default)",
+    "ingest_exports": "only load new or changed landing files into raw",
+    "export_freshness": "only evaluate the freshness checks of the exports and the KPI marts",
+    "refresh_all_celery": "refresh_all with every step on a Celery worker (README: Distributed executors)",
+}
+
+
+def use_project_dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to the project's `.dagster/` with config/dagster.yaml, as `make dev` has it.
+
+    So a run from the shell lands in the run history the UI shows; a DAGSTER_HOME already set wins.
+    config/dagster.yaml (the `duckdb_writer` pool) is copied there when missing, and into the project's
+    `.dagster/` also when older (the Makefile's rule); a dagster.yaml of another DAGSTER_HOME is left alone.
+    """
+    default = PROJECT_ROOT / ".dagster"
+    home = Path(os.environ.get("DAGSTER_HOME") or default)
+    os.environ["DAGSTER_HOME"] = str(home)
+    src, dst = PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml"
+    if not dst.exists() or (home == default and dst.stat().st_mtime < src.stat().st_mtime):
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    return home
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -39,6 +66,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
     from .sop.report import print_sop_summary
 
+    use_project_dagster_home()
     try:
         ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None,
                      executor=args.executor)
@@ -82,6 +110,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from .sop.report import failed_data_gates, print_sop_summary
 
+    use_project_dagster_home()
     settings = get_settings()
     # The landing folder remembers which faults its demo exports carry: asking for others regenerates.
     marker = settings.landing_dir / ".demo_faults.json"
@@ -155,8 +184,11 @@ def _date(s: str) -> dt.date:
     return dt.date.fromisoformat(s)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     p = argparse.ArgumentParser(prog="kpi", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('kpi-sop-pipeline')}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo-data", help="write demo exports of every source system")
@@ -173,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--check", action="store_true", help="only report generated files that are out of date")
     c.set_defaults(fn=_cmd_contracts)
 
-    r = sub.add_parser("run", help="materialize a job in this process (default: everything)")
-    r.add_argument("--job", default="refresh_all")
+    r = sub.add_parser("run", help="materialize a job in this process (default: everything)",
+                       description="Run a job in this process. Runs are recorded in DAGSTER_HOME (default: the "
+                                   "project's .dagster/, the run history `make dev` shows).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="jobs:\n" + "\n".join(f"  {name:<20} {text}" for name, text in JOBS.items()))
+    r.add_argument("--job", default="refresh_all", choices=tuple(JOBS), metavar="JOB",
+                   help="the job to run: " + ", ".join(JOBS) + " (default refresh_all; see below)")
     r.add_argument("--partition", metavar="DAY[..DAY]",
                    help="run for a business day or a range of days (one run): incremental dbt models rebuild that "
                         "window and KPI_INCREMENTAL_LOOKBACK_DAYS before it (default: a full refresh of every day)")
@@ -186,41 +223,49 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("summary", help="print the KPIs of the last complete week from the warehouse")
-    s.add_argument("--days", type=int, default=7)
+    s.add_argument("--days", type=int, default=7, help="length of the period in days (default 7: a week)")
     s.set_defaults(fn=_cmd_summary)
 
     m = sub.add_parser("demo", help="demo data (if the landing folder is empty) + full run + KPI summary")
-    m.add_argument("--regenerate", action="store_true")
-    m.add_argument("--days", type=int, default=90)
-    m.add_argument("--scale", type=float, default=1.0)
-    m.add_argument("--seed", type=int, default=42)
+    m.add_argument("--regenerate", action="store_true",
+                   help="write new demo exports even if the landing folder has some")
+    m.add_argument("--days", type=int, default=90, help="days of history when generating (default 90)")
+    m.add_argument("--scale", type=float, default=1.0, help="volume multiplier when generating (default 1: a small shop)")
+    m.add_argument("--seed", type=int, default=42, help="random seed when generating: same seed, same files")
     m.add_argument("--faults", nargs="?", const="default", default=None, metavar="NAMES",
                    help="demo exports with SOP breaches (docs/faults.md): the run shows failing gates, blocked marts and compliance below 100 %%")
     m.set_defaults(fn=_cmd_demo)
 
-    o = sub.add_parser("sop", help="SOP gates: latest results and compliance, the SOP site, registry check")
-    o.add_argument("action", nargs="?", choices=("report", "docs", "check"), default="report",
-                   help="report (default): the latest gate results; docs: rebuild the SOP site; check: validate expectations/")
+    o = sub.add_parser("sop", help="SOP gates: latest results and compliance, the SOP site, registry check",
+                       description="Without an action: the latest gate results and compliance (as `kpi sop report`).")
     o.set_defaults(fn=_cmd_sop)
+    actions = o.add_subparsers(dest="action", metavar="ACTION")  # none given: report
+    for name, text in (("report", "the latest gate results and compliance of every SOP (the default)"),
+                       ("docs", "rebuild the SOP site (a page per SOP, GX Data Docs) in KPI_SOP_DOCS_DIR"),
+                       ("check", "validate expectations/sops.yml and every suite it names, without running anything")):
+        actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
 
     o = sub.add_parser("docs", help="generate the dbt docs (the marts contract) and serve them on loopback")
-    o.add_argument("--host", default="127.0.0.1")
-    o.add_argument("--port", type=int, default=8080)
+    o.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    o.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     o.add_argument("--no-serve", action="store_true", help="only generate")
     o.set_defaults(fn=_cmd_docs)
 
     b = sub.add_parser("bench", help="time the pipeline against DuckDB alone and a pandas baseline (README: Benchmark)")
-    b.add_argument("--scale", type=float, default=1.0)
-    b.add_argument("--days", type=int, default=90)
-    b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--scale", type=float, default=1.0, help="volume multiplier of the demo exports (default 1)")
+    b.add_argument("--days", type=int, default=90, help="days of history (default 90)")
+    b.add_argument("--seed", type=int, default=42, help="random seed of the demo exports (default 42)")
     b.add_argument("--end-date", type=_date, default=None, help="last day of data (default: a fixed date, so data are reused)")
     b.add_argument("--out", default="reports/bench", help="folder of bench_<scale>.json/.md (default reports/bench)")
     b.add_argument("--incremental-cmd", default=None,
                    help="command of the nightly incremental run (default: `kpi run --partition <last day>`, as the schedule runs it)")
     b.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
     b.set_defaults(fn=_cmd_bench)
+    return p
 
-    args = p.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     code = args.fn(args)
     if argv is None and "duckdb_engine" in sys.modules:
         # As the console script, after SOP gates ran: end without the interpreter's teardown, where
