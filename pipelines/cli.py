@@ -62,6 +62,11 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(line: str) -> None:
+    """A console line as the user reads it: printed at once, no padding at its end."""
+    print(line.rstrip(), flush=True)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
     from .sop.report import print_sop_summary
@@ -69,13 +74,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     use_project_dagster_home()
     try:
         ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None,
-                     executor=args.executor)
+                     executor=args.executor, print_fn=_say)
     except ValueError as exc:  # a bad partition, or --executor celery without its setup: say what, no traceback
         print(f"kpi run: {exc}", file=sys.stderr)
         return 2
     settings = get_settings()
     if settings.sop_gates:
-        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
+        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=_say)
     return 0 if ok else 1
 
 
@@ -124,12 +129,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"==> using the exports already in {settings.landing_dir} (--regenerate to replace them)")
     print(f"==> materializing every asset into {settings.warehouse_path}")
-    ok = run_job("refresh_all")
-    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
+    ok = run_job("refresh_all", print_fn=_say)
+    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=_say)
     blocked = failed_data_gates(settings.warehouse_path)
     if not ok and not (faults and blocked):
         return 1
-    print_kpi_summary(settings.warehouse_path)
+    print_kpi_summary(settings.warehouse_path, print_fn=_say)
     if not ok:
         print(f"\n==> the run failed as the injected faults intend: {len(blocked)} data gate(s) stopped the KPI models "
               "downstream of broken data; the other domains were built (see above and the Dagster UI).")
@@ -140,11 +145,16 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     """dbt docs for the marts contract: generate against the warehouse, then serve on loopback."""
     import functools
     import http.server
-    import os
     import subprocess
+    import warnings
+
+    import dagster as dg
 
     from .settings import DBT_PROJECT_DIR
-    from .transform import DBT_EXECUTABLE
+
+    with warnings.catch_warnings():  # the dbt assets' beta options, irrelevant to the docs (as in definitions.py)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        from .transform import DBT_EXECUTABLE
 
     settings = get_settings()
     if not settings.warehouse_path.exists():
@@ -271,7 +281,6 @@ def main(argv: list[str] | None = None) -> int:
         # As the console script, after SOP gates ran: end without the interpreter's teardown, where
         # duckdb's bindings report objects duckdb-engine keeps until exit ("nanobind: leaked ...").
         import logging
-        import os
 
         sys.stdout.flush()
         sys.stderr.flush()
