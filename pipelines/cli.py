@@ -62,9 +62,11 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say(line: str) -> None:
-    """A console line as the user reads it: printed at once, no padding at its end."""
-    print(line.rstrip(), flush=True)
+def _console():
+    """Print a line as the user reads it: at once, no padding at its end, on the console of the command
+    (run_job sends what a library prints during the run to its log file)."""
+    console = sys.stdout
+    return lambda line: print(line.rstrip(), file=console, flush=True)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -72,15 +74,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .sop.report import print_sop_summary
 
     use_project_dagster_home()
+    say = _console()
     try:
         ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None,
-                     executor=args.executor, print_fn=_say)
+                     executor=args.executor, print_fn=say)
     except ValueError as exc:  # a bad partition, or --executor celery without its setup: say what, no traceback
         print(f"kpi run: {exc}", file=sys.stderr)
         return 2
     settings = get_settings()
     if settings.sop_gates:
-        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=_say)
+        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say)
     return 0 if ok else 1
 
 
@@ -116,6 +119,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .sop.report import failed_data_gates, print_sop_summary
 
     use_project_dagster_home()
+    say = _console()
     settings = get_settings()
     # The landing folder remembers which faults its demo exports carry: asking for others regenerates.
     marker = settings.landing_dir / ".demo_faults.json"
@@ -129,16 +133,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"==> using the exports already in {settings.landing_dir} (--regenerate to replace them)")
     print(f"==> materializing every asset into {settings.warehouse_path}")
-    ok = run_job("refresh_all", print_fn=_say)
-    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=_say)
+    ok = run_job("refresh_all", print_fn=say)
+    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say)
     blocked = failed_data_gates(settings.warehouse_path)
     if not ok and not (faults and blocked):
         return 1
-    print_kpi_summary(settings.warehouse_path, print_fn=_say)
+    print_kpi_summary(settings.warehouse_path, print_fn=say)
     if not ok:
         print(f"\n==> the run failed as the injected faults intend: {len(blocked)} data gate(s) stopped the KPI models "
               "downstream of broken data; the other domains were built (see above and the Dagster UI).")
+    _say_where_to_look(settings, published=ok, say=say)
     return 0
+
+
+def _say_where_to_look(settings, *, published: bool, say) -> None:
+    """The end of `kpi demo`: what it produced and what to open next."""
+    def shown(path: Path) -> str:
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    lines = ["", "==> where to look next"]
+    if published:
+        lines += [f"  dashboard        {shown(settings.dashboard_path)}  (open it in a browser; works offline)",
+                  f"  serving snapshot {shown(settings.serving_path)}  (read-only, for BI tools: docs/bi_connection_guide.md)"]
+    else:
+        lines.append(f"  nothing was published (a blocking check failed): {shown(settings.serving_path)} is the previous snapshot, if any")
+    lines += [f"  SOP site         {shown(settings.sop_docs_dir / 'index.html')}  (a page per SOP, GX Data Docs)",
+              f"  warehouse        {shown(settings.warehouse_path)}  (the pipeline's own; dbt docs: make docs)",
+              "  Dagster UI       make dev, then http://127.0.0.1:3000 (this run is in its run history)"]
+    for line in lines:
+        say(line)
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
