@@ -195,7 +195,7 @@ def _cmd_docs(args: argparse.Namespace) -> int:
         return 0
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
     with http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
-        print(f"serving the marts documentation on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+        print(f"serving the marts documentation on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
