@@ -25,7 +25,7 @@ setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 # uv installs the pinned set in seconds; it is bootstrapped with pip when missing.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv
+	@$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install -qq uv
 	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[test,celery]'
 	@touch $@
 
