@@ -138,7 +138,7 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver, tmp_pa
             # The README's refresh, literally: Jobs -> refresh_all -> Materialize all -> Latest -> Launch 1 run,
             # then the toast's View opens the run page.
             page.goto(webserver)
-            page.get_by_role("link", name="Jobs", exact=True).first.click(timeout=30000)
+            page.get_by_role("link", name="Jobs").first.click(timeout=30000)
             page.get_by_text("refresh_all", exact=True).first.click(timeout=30000)
             page.wait_for_url("**/jobs/refresh_all**", timeout=30000)
             page.get_by_role("button", name="Materialize all").first.click(timeout=30000)
