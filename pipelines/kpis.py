@@ -189,6 +189,8 @@ def _is_check(event) -> bool:
 
 KPI_CATALOG_PAGE = DBT_PROJECT_DIR.parent / "docs" / "kpi_catalog.md"
 _DECISION_LOG = DBT_PROJECT_DIR / "models" / "marts" / "core" / "_kpi_docs.md"
+# The sections the marts' descriptions name ("docs/kpi_catalog.md, \"Shipping and logistics\"").
+_DOMAIN_HEADINGS = {"marketing": "Advertising and marketing", "logistics": "Shipping and logistics", "sop": "SOP compliance"}
 
 
 def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml") -> str:
@@ -237,7 +239,7 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
         "",
     ]
     for domain in dict.fromkeys(k["domain"] for k in catalog.values()):
-        out += [f"## {domain.replace('_', ' ').capitalize()}", ""]
+        out += [f"## {_DOMAIN_HEADINGS.get(domain, domain.replace('_', ' ').capitalize())}", ""]
         for kpi_id, k in catalog.items():
             if k["domain"] != domain:
                 continue
