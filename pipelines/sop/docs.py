@@ -320,8 +320,9 @@ def _gx_index(gx_dir: Path) -> Path:
         m = _STATUS.search(page.read_text())
         status = m.group(1) if m else "?"
         css = "pass" if status == "Succeeded" else "fail" if status == "Failed" else "muted"
+        asset = re.sub(r"_no\d+$", "", batch.removesuffix(".sql").split("_at_", 1)[-1])  # GX's batch: <suite>@<asset>#<n>
         rows.append(f'<tr><td><a href="expectations/{_e(suite)}.html">{_e(suite)}</a></td>'
-                    f'<td>{_e(re.sub(r"_no\d+$", "", batch.removesuffix(".sql").split("_at_", 1)[-1]))}</td><td class="{css}">{_e(status)}</td>'
+                    f'<td>{_e(asset)}</td><td class="{css}">{_e(status)}</td>'
                     f'<td><a href="{_e(page.relative_to(gx_dir).as_posix())}">{_e(page.parts[-2])}</a></td></tr>')
     body = f"""
 <p><a href="../index.html">← all SOPs</a></p>

@@ -63,7 +63,7 @@ def webserver(published_demo, tmp_path):
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a loaded machine: code server start and dbt parse
         while True:
             assert proc.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
             try:
