@@ -145,7 +145,9 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver, tmp_pa
             page.get_by_role("button", name="Latest", exact=True).first.click(timeout=30000)
             page.screenshot(path=str(SCREENSHOTS / "04a-launch-latest-partition.png"))
             page.get_by_role("button", name="Launch 1 run").first.click(timeout=30000)
-            page.get_by_role("button", name="View").or_(page.get_by_role("link", name="View")).first.click(timeout=60000)
+            # the toast "Launched run ..." (exact: the navigation's "Overview" contains "view")
+            toast_view = page.get_by_role("link", name="View", exact=True).or_(page.get_by_role("button", name="View", exact=True))
+            toast_view.first.click(timeout=120000)
             page.wait_for_url("**/runs/*", timeout=30000)
             run_id = page.url.rstrip("/").split("/runs/")[1].split("?")[0]
             page.screenshot(path=str(SCREENSHOTS / "05a-run-page.png"))
