@@ -197,11 +197,18 @@ def _job_assets(job: str) -> set[str]:
 
 
 def _materialized_in(base: str, run_id: str) -> set[str]:
-    query = """query($id: ID!) { runOrError(runId: $id) { ... on Run {
-        eventConnection(afterCursor: null, limit: 100000) { events { __typename
+    # The event log comes in pages (cursor, hasMore).
+    query = """query($id: ID!, $after: String) { runOrError(runId: $id) { ... on Run {
+        eventConnection(afterCursor: $after) { cursor hasMore events { __typename
           ... on MaterializationEvent { assetKey { path } } } } } } }"""
-    events = _graphql(base, query, {"id": run_id})["runOrError"]["eventConnection"]["events"]
-    return {"/".join(e["assetKey"]["path"]) for e in events if e["__typename"] == "MaterializationEvent"}
+    keys: set[str] = set()
+    after = None
+    while True:
+        page = _graphql(base, query, {"id": run_id, "after": after})["runOrError"]["eventConnection"]
+        keys |= {"/".join(e["assetKey"]["path"]) for e in page["events"] if e["__typename"] == "MaterializationEvent"}
+        if not page["hasMore"]:
+            return keys
+        after = page["cursor"]
 
 
 def _latest_materialization_metadata(base: str, path: list[str]) -> dict[str, dict]:
