@@ -4,11 +4,38 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from .settings import get_settings
+from .settings import PROJECT_ROOT, get_settings
+
+# `kpi run --job`: the jobs of pipelines/automation.py (tests/unit/test_cli.py checks this list against them).
+JOBS = {
+    "refresh_all": "load every export, build every dbt model, run every check, publish (default)",
+    "ingest_exports": "only load new or changed landing files into raw",
+    "export_freshness": "only evaluate the freshness checks of the exports and the KPI marts",
+    "refresh_all_celery": "refresh_all with every step on a Celery worker (README: Distributed executors)",
+}
+
+
+def use_project_dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to the project's `.dagster/` with config/dagster.yaml, as `make dev` has it.
+
+    So a run from the shell lands in the run history the UI shows; a DAGSTER_HOME already set wins.
+    config/dagster.yaml (the `duckdb_writer` pool) is copied there when missing, and into the project's
+    `.dagster/` also when older (the Makefile's rule); a dagster.yaml of another DAGSTER_HOME is left alone.
+    """
+    default = PROJECT_ROOT / ".dagster"
+    home = Path(os.environ.get("DAGSTER_HOME") or default)
+    os.environ["DAGSTER_HOME"] = str(home)
+    src, dst = PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml"
+    if not dst.exists() or (home == default and dst.stat().st_mtime < src.stat().st_mtime):
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    return home
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -35,19 +62,28 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console():
+    """Print a line as the user reads it: at once, no padding at its end, on the console of the command
+    (run_job sends what a library prints during the run to its log file)."""
+    console = sys.stdout
+    return lambda line: print(line.rstrip(), file=console, flush=True)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
     from .sop.report import print_sop_summary
 
+    use_project_dagster_home()
+    say = _console()
     try:
         ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None,
-                     executor=args.executor)
+                     executor=args.executor, print_fn=say)
     except ValueError as exc:  # a bad partition, or --executor celery without its setup: say what, no traceback
         print(f"kpi run: {exc}", file=sys.stderr)
         return 2
     settings = get_settings()
     if settings.sop_gates:
-        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
+        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say)
     return 0 if ok else 1
 
 
@@ -82,6 +118,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from .sop.report import failed_data_gates, print_sop_summary
 
+    use_project_dagster_home()
+    say = _console()
     settings = get_settings()
     # The landing folder remembers which faults its demo exports carry: asking for others regenerates.
     marker = settings.landing_dir / ".demo_faults.json"
@@ -95,27 +133,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"==> using the exports already in {settings.landing_dir} (--regenerate to replace them)")
     print(f"==> materializing every asset into {settings.warehouse_path}")
-    ok = run_job("refresh_all")
-    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir)
+    ok = run_job("refresh_all", print_fn=say)
+    print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say)
     blocked = failed_data_gates(settings.warehouse_path)
     if not ok and not (faults and blocked):
         return 1
-    print_kpi_summary(settings.warehouse_path)
+    print_kpi_summary(settings.warehouse_path, print_fn=say)
     if not ok:
         print(f"\n==> the run failed as the injected faults intend: {len(blocked)} data gate(s) stopped the KPI models "
               "downstream of broken data; the other domains were built (see above and the Dagster UI).")
+    _say_where_to_look(settings, published=ok, say=say)
     return 0
+
+
+def _say_where_to_look(settings, *, published: bool, say) -> None:
+    """The end of `kpi demo`: what it produced and what to open next."""
+    def shown(path: Path) -> str:
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    lines = ["", "==> where to look next"]
+    if published:
+        lines += [f"  dashboard        {shown(settings.dashboard_path)}  (open it in a browser; works offline)",
+                  f"  serving snapshot {shown(settings.serving_path)}  (read-only, for BI tools: docs/bi_connection_guide.md)"]
+    else:
+        lines.append(f"  nothing was published (a blocking check failed): {shown(settings.serving_path)} is the previous snapshot, if any")
+    lines += [f"  SOP site         {shown(settings.sop_docs_dir / 'index.html')}  (a page per SOP, GX Data Docs)",
+              f"  warehouse        {shown(settings.warehouse_path)}  (the pipeline's own; dbt docs: make docs)",
+              "  Dagster UI       make dev, then http://127.0.0.1:3000 (this run is in its run history)"]
+    for line in lines:
+        say(line)
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
     """dbt docs for the marts contract: generate against the warehouse, then serve on loopback."""
     import functools
     import http.server
-    import os
     import subprocess
+    import warnings
+
+    import dagster as dg
 
     from .settings import DBT_PROJECT_DIR
-    from .transform import DBT_EXECUTABLE
+
+    with warnings.catch_warnings():  # the dbt assets' beta options, irrelevant to the docs (as in definitions.py)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        from .transform import DBT_EXECUTABLE
 
     settings = get_settings()
     if not settings.warehouse_path.exists():
@@ -133,7 +195,7 @@ def _cmd_docs(args: argparse.Namespace) -> int:
         return 0
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
     with http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
-        print(f"serving the marts documentation on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+        print(f"serving the marts documentation on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -155,8 +217,11 @@ def _date(s: str) -> dt.date:
     return dt.date.fromisoformat(s)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     p = argparse.ArgumentParser(prog="kpi", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('kpi-sop-pipeline')}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo-data", help="write demo exports of every source system")
@@ -173,8 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--check", action="store_true", help="only report generated files that are out of date")
     c.set_defaults(fn=_cmd_contracts)
 
-    r = sub.add_parser("run", help="materialize a job in this process (default: everything)")
-    r.add_argument("--job", default="refresh_all")
+    r = sub.add_parser("run", help="materialize a job in this process (default: everything)",
+                       description="Run a job in this process. Runs are recorded in DAGSTER_HOME (default: the "
+                                   "project's .dagster/, the run history `make dev` shows).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="jobs:\n" + "\n".join(f"  {name:<20} {text}" for name, text in JOBS.items()))
+    r.add_argument("--job", default="refresh_all", choices=tuple(JOBS), metavar="JOB",
+                   help="the job to run: " + ", ".join(JOBS) + " (default refresh_all; see below)")
     r.add_argument("--partition", metavar="DAY[..DAY]",
                    help="run for a business day or a range of days (one run): incremental dbt models rebuild that "
                         "window and KPI_INCREMENTAL_LOOKBACK_DAYS before it (default: a full refresh of every day)")
@@ -186,47 +256,54 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("summary", help="print the KPIs of the last complete week from the warehouse")
-    s.add_argument("--days", type=int, default=7)
+    s.add_argument("--days", type=int, default=7, help="length of the period in days (default 7: a week)")
     s.set_defaults(fn=_cmd_summary)
 
     m = sub.add_parser("demo", help="demo data (if the landing folder is empty) + full run + KPI summary")
-    m.add_argument("--regenerate", action="store_true")
-    m.add_argument("--days", type=int, default=90)
-    m.add_argument("--scale", type=float, default=1.0)
-    m.add_argument("--seed", type=int, default=42)
+    m.add_argument("--regenerate", action="store_true",
+                   help="write new demo exports even if the landing folder has some")
+    m.add_argument("--days", type=int, default=90, help="days of history when generating (default 90)")
+    m.add_argument("--scale", type=float, default=1.0, help="volume multiplier when generating (default 1: a small shop)")
+    m.add_argument("--seed", type=int, default=42, help="random seed when generating: same seed, same files")
     m.add_argument("--faults", nargs="?", const="default", default=None, metavar="NAMES",
                    help="demo exports with SOP breaches (docs/faults.md): the run shows failing gates, blocked marts and compliance below 100 %%")
     m.set_defaults(fn=_cmd_demo)
 
-    o = sub.add_parser("sop", help="SOP gates: latest results and compliance, the SOP site, registry check")
-    o.add_argument("action", nargs="?", choices=("report", "docs", "check"), default="report",
-                   help="report (default): the latest gate results; docs: rebuild the SOP site; check: validate expectations/")
+    o = sub.add_parser("sop", help="SOP gates: latest results and compliance, the SOP site, registry check",
+                       description="Without an action: the latest gate results and compliance (as `kpi sop report`).")
     o.set_defaults(fn=_cmd_sop)
+    actions = o.add_subparsers(dest="action", metavar="ACTION")  # none given: report
+    for name, text in (("report", "the latest gate results and compliance of every SOP (the default)"),
+                       ("docs", "rebuild the SOP site (a page per SOP, GX Data Docs) in KPI_SOP_DOCS_DIR"),
+                       ("check", "validate expectations/sops.yml and every suite it names, without running anything")):
+        actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
 
     o = sub.add_parser("docs", help="generate the dbt docs (the marts contract) and serve them on loopback")
-    o.add_argument("--host", default="127.0.0.1")
-    o.add_argument("--port", type=int, default=8080)
+    o.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    o.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     o.add_argument("--no-serve", action="store_true", help="only generate")
     o.set_defaults(fn=_cmd_docs)
 
     b = sub.add_parser("bench", help="time the pipeline against DuckDB alone and a pandas baseline (README: Benchmark)")
-    b.add_argument("--scale", type=float, default=1.0)
-    b.add_argument("--days", type=int, default=90)
-    b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--scale", type=float, default=1.0, help="volume multiplier of the demo exports (default 1)")
+    b.add_argument("--days", type=int, default=90, help="days of history (default 90)")
+    b.add_argument("--seed", type=int, default=42, help="random seed of the demo exports (default 42)")
     b.add_argument("--end-date", type=_date, default=None, help="last day of data (default: a fixed date, so data are reused)")
     b.add_argument("--out", default="reports/bench", help="folder of bench_<scale>.json/.md (default reports/bench)")
     b.add_argument("--incremental-cmd", default=None,
                    help="command of the nightly incremental run (default: `kpi run --partition <last day>`, as the schedule runs it)")
     b.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
     b.set_defaults(fn=_cmd_bench)
+    return p
 
-    args = p.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     code = args.fn(args)
     if argv is None and "duckdb_engine" in sys.modules:
         # As the console script, after SOP gates ran: end without the interpreter's teardown, where
         # duckdb's bindings report objects duckdb-engine keeps until exit ("nanobind: leaked ...").
         import logging
-        import os
 
         sys.stdout.flush()
         sys.stderr.flush()

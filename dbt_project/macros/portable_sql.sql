@@ -1,4 +1,4 @@
-{#- Small helpers for the portable-SQL rules of DESIGN.md (the project must also build on Spark). -#}
+{#- Small helpers for the portable-SQL rules (docs/portable_sql.md) (the project must also build on Spark). -#}
 
 {#- dbt.safe_cast is a plain cast on dbt-duckdb: a bad value would fail the whole query.
     try_cast returns NULL instead, as Spark's (non-ANSI) cast does. Note: dbt unit-test

@@ -104,6 +104,9 @@ def contracts_markdown() -> str:
 def generated_files() -> dict[Path, str]:
     files = {sources_path(s): dbt_sources_yaml(s) for s in SYSTEMS}
     files[docs_path()] = contracts_markdown()
+    from ..kpis import KPI_CATALOG_PAGE, kpi_catalog_markdown  # the KPI catalogue page, generated the same way
+
+    files[KPI_CATALOG_PAGE] = kpi_catalog_markdown()
     return files
 
 

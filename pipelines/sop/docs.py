@@ -4,8 +4,9 @@
   <docs_dir>/sops/<SOP-ID>.html      one page per SOP: the six properties, the steps as a
                                      flowchart (SVG drawn here), its gates with their latest
                                      results and the daily compliance rate
-  <docs_dir>/gx/index.html           Great Expectations Data Docs of the latest run (GX's own
-                                     pages: they load their styles from public CDNs)
+  <docs_dir>/gx/index.html           Great Expectations Data Docs: GX's pages of every suite and
+                                     validation, made to work offline from the file system
+                                     (`offline_data_docs`), under an index of our own
 
 `build_site` is called at the end of every refresh (pipelines/sop/gating.py) and by `kpi sop docs`.
 """
@@ -14,7 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
+import re
 import textwrap
+import urllib.parse
 from pathlib import Path
 
 from ..warehouse import connect, has_table
@@ -248,6 +252,90 @@ data; process gates measure whether the procedure was followed. Compliance = pas
     return _page("SOPs", body)
 
 
+# --- GX Data Docs, offline ------------------------------------------------------------------------
+
+# GX's templates load Bootstrap, jQuery, bootstrap-table, Vega and Font Awesome from public CDNs, and
+# its index table is drawn by bootstrap-table from a script: offline, pages are unstyled and the index
+# empty. None of those libraries is installed here, so the tags go and a small stylesheet of ours
+# (below) styles the server-rendered pages; the index is ours, a plain table.
+_REMOTE_TAG = re.compile(r'<link\b[^>]*\bhref="https?://[^"]*"[^>]*>|<script\b[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', re.I)
+_REMOTE_LOGO = re.compile(r'src="https?://[^"]*/logo-long\.png[^"]*"')
+_STATUS = re.compile(r'Status:</span>\s*<i[^>]*></i>\s*(\w+)')
+GX_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;margin:0;color:#222;font-size:14px}
+a{color:#1f5fa8}.navbar{display:flex;align-items:center;gap:16px;padding:8px 24px;border-bottom:1px solid #ddd}
+.breadcrumb{display:flex;flex-wrap:wrap;list-style:none;gap:6px;margin:0;padding:0}.breadcrumb-item+.breadcrumb-item:before{content:"/ "}
+.container-fluid{padding:16px 32px}.row{display:flex;flex-wrap:wrap;gap:16px}.col-12,.col-lg-12{flex:1 1 100%}
+.col-lg-2,.col-md-2{flex:0 0 200px}.col-lg-10,.col-md-10{flex:1 1 600px;min-width:0}.col-6{flex:1 1 45%;min-width:0}
+.modal,.ge-walkthrough-modal,.sticky .btn-group,.d-print-none,.hide-succeeded-validations-column-section-target-child+button{display:none}
+.card{border:1px solid #ddd;border-radius:4px;margin:12px 0}.card-header{background:#f4f4f4;padding:6px 12px}.card-body{padding:8px 12px}
+table{border-collapse:collapse;margin:6px 0;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td{max-width:44em;overflow-wrap:anywhere}
+td>div,td>span,td pre,td code{display:block;max-height:9em;overflow:auto;white-space:pre-wrap}
+.text-success,.pass{color:#2e7d32;font-weight:bold}.text-danger,.fail{color:#c62828;font-weight:bold}.muted{color:#777}
+i.fas,i.far,i.fa{font-style:normal}.fa-check-circle:before{content:"✔ "}.fa-times:before,.fa-times-circle:before{content:"✘ "}
+.fa-exclamation-triangle:before{content:"⚠ "}.fa-question-circle,.fa-angle-up,.fa-angle-down,.fa-info-circle{display:none}
+"""
+
+
+def _safe_name(name: str) -> str:
+    """A file name that opens from the file system (`#` starts a URL's fragment, `@` confuses some viewers)."""
+    return name.replace("@", "_at_").replace("#", "_no")
+
+
+def offline_data_docs(gx_dir: Path) -> Path:
+    """Make GX's Data Docs in `gx_dir` readable offline and from the file system; returns our index.html.
+
+    Files named with `@`/`#` (GX names a validation after its batch, `<suite>@<view>#<n>`) are renamed and
+    every link to them (plain or %-encoded) follows; CDN tags are replaced by GX_CSS; the remote logo by
+    GX's own copy in static/images.
+    """
+    gx_dir = Path(gx_dir)
+    renames: dict[str, str] = {}
+    for path in sorted(gx_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # files before folders
+        if path.name != _safe_name(path.name):
+            renames[path.name] = _safe_name(path.name)
+            path.rename(path.with_name(_safe_name(path.name)))
+    pages = sorted(gx_dir.rglob("*.html"))
+    for page in pages:
+        text = page.read_text()
+        for old, new in renames.items():
+            text = text.replace(urllib.parse.quote(old), new).replace(old, new)
+        logo = os.path.relpath(gx_dir / "static" / "images" / "logo-long.png", page.parent)
+        text = _REMOTE_LOGO.sub(f'src="{logo}"', _REMOTE_TAG.sub("", text))
+        if "<style id=\"kpi-offline\">" not in text:
+            text = text.replace("</head>", f'<style id="kpi-offline">{GX_CSS}</style></head>', 1)
+        page.write_text(text)
+    return _gx_index(gx_dir)
+
+
+def _gx_index(gx_dir: Path) -> Path:
+    """Every suite and the newest validation of each suite × asset, as a plain table (no script)."""
+    suites = sorted(p.stem for p in (gx_dir / "expectations").glob("*.html"))
+    newest: dict[tuple[str, str], Path] = {}
+    for page in sorted((gx_dir / "validations").glob("*/*/*/*.html")):  # <suite>/<run name>/<run time>/<batch>
+        newest[(page.parts[-4], page.stem)] = page  # sorted by run time: the newest wins
+    rows = []
+    for (suite, batch), page in sorted(newest.items()):
+        m = _STATUS.search(page.read_text())
+        status = m.group(1) if m else "?"
+        css = "pass" if status == "Succeeded" else "fail" if status == "Failed" else "muted"
+        asset = re.sub(r"_no\d+$", "", batch.removesuffix(".sql").split("_at_", 1)[-1])  # GX's batch: <suite>@<asset>#<n>
+        rows.append(f'<tr><td><a href="expectations/{_e(suite)}.html">{_e(suite)}</a></td>'
+                    f'<td>{_e(asset)}</td><td class="{css}">{_e(status)}</td>'
+                    f'<td><a href="{_e(page.relative_to(gx_dir).as_posix())}">{_e(page.parts[-2])}</a></td></tr>')
+    body = f"""
+<p><a href="../index.html">← all SOPs</a></p>
+<h1>Great Expectations Data Docs</h1>
+<p>The newest validation of every SOP gate suite on every asset it checks (GX's own pages, readable offline).</p>
+<table><tr><th>suite</th><th>asset</th><th>result</th><th>validation (run time, UTC)</th></tr>{''.join(rows)}</table>
+<h2>Suites</h2><ul>{''.join(f'<li><a href="expectations/{_e(s)}.html">{_e(s)}</a></li>' for s in suites)}</ul>
+"""
+    index = gx_dir / "index.html"
+    index.write_text(_page("GX Data Docs", body))
+    return index
+
+
 def build_site(docs_dir: Path, *, registry: Registry | None = None, warehouse_path: Path, runner=None,
                outcomes=None, run_id: str | None = None, today: dt.date | None = None) -> Path:
     """Write the SOP site; returns its index.html. `runner`: the GX runner of the run (its Data Docs)."""
@@ -256,6 +344,8 @@ def build_site(docs_dir: Path, *, registry: Registry | None = None, warehouse_pa
     docs_dir = Path(docs_dir)
     (docs_dir / "sops").mkdir(parents=True, exist_ok=True)
     gx_index = runner.build_data_docs(docs_dir / "gx") if runner is not None else None
+    if gx_index is not None:
+        gx_index = offline_data_docs(docs_dir / "gx")
     if gx_index is None and (docs_dir / "gx" / "index.html").exists():
         gx_index = docs_dir / "gx" / "index.html"
     compliance, latest = _read(warehouse_path)

@@ -33,7 +33,6 @@ SCREENSHOTS = PROJECT_ROOT / "data" / "test-screenshots" / "dagster-ui"
 GROUPS = ["storefront", "helpdesk", "mes", "ads", "finance", "logistics", "customer_service", "serving"]
 MART = "marts/fct_customer_service_daily"
 CHAIN = ["tickets", "stg_helpdesk__tickets", "int_customer_service__tickets", "fct_customer_service_daily"]
-LOCATION = "pipelines.definitions"  # the code location workspace.yaml loads
 GATE_ASSET, GATE_CHECK = "staging/stg_helpdesk__tickets", "sop_cs_01__tickets"
 
 
@@ -64,7 +63,7 @@ def webserver(published_demo, tmp_path):
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a loaded machine: code server start and dbt parse
         while True:
             assert proc.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
             try:
@@ -88,12 +87,12 @@ def _dismiss_welcome(page) -> None:
     """A fresh DAGSTER_HOME greets the user with a community dialog."""
     skip = page.get_by_role("button", name="Skip")
     try:
-        skip.click(timeout=5000)
+        skip.click(timeout=15000)
     except Exception:  # noqa: BLE001 - the dialog is optional; nothing else is caught here
         return
 
 
-def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
+def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # only this run's screenshots count below
@@ -136,32 +135,38 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
             expect(page.get_by_text("one_row_per_ticket", exact=False).first).to_be_visible()
             page.screenshot(path=str(SCREENSHOTS / "05-sop-gate-check.png"))
 
-            # Run the nightly job now, from its page, as a user would: every KPI mart, every gate. (A
-            # selection upstream of the marts alone misses exports the SOP gate views read.)
-            page.goto(f"{webserver}/locations/{LOCATION}/jobs/refresh_all")
+            # The README's refresh, literally: Jobs -> refresh_all -> Materialize all -> Latest -> Launch 1 run,
+            # then the toast's View opens the run page.
+            page.goto(webserver)
+            page.get_by_role("link", name="Jobs").first.click(timeout=30000)
+            page.get_by_text("refresh_all", exact=True).first.click(timeout=30000)
+            page.wait_for_url("**/jobs/refresh_all**", timeout=30000)
             page.get_by_role("button", name="Materialize all").first.click(timeout=30000)
-            # The daily exports and the dbt models are partitioned: the launch dialog asks which days.
-            # The newest day is what the nightly schedule runs.
             page.get_by_role("button", name="Latest", exact=True).first.click(timeout=30000)
             page.screenshot(path=str(SCREENSHOTS / "04a-launch-latest-partition.png"))
             page.get_by_role("button", name="Launch 1 run").first.click(timeout=30000)
-            deadline = time.monotonic() + 600
+            # the toast "Launched run ..." (exact: the navigation's "Overview" contains "view")
+            toast_view = page.get_by_role("link", name="View", exact=True).or_(page.get_by_role("button", name="View", exact=True))
+            toast_view.first.click(timeout=120000)
+            page.wait_for_url("**/runs/*", timeout=30000)
+            run_id = page.url.rstrip("/").split("/runs/")[1].split("?")[0]
+            page.screenshot(path=str(SCREENSHOTS / "05a-run-page.png"))
+            deadline = time.monotonic() + 900
             status = None
             while time.monotonic() < deadline:
-                # The run launched from the UI: the daemon of `make dev` also starts the schedules' and
-                # sensors' runs (e.g. export_freshness at :15 of every hour), which carry their tags.
-                runs = [r for r in _graphql(
-                    webserver, "{ runsOrError { ... on Runs { results { runId status tags { key } } } } }"
-                )["runsOrError"]["results"]
-                    if not {t["key"] for t in r["tags"]} & {"dagster/schedule_name", "dagster/sensor_name"}]
-                if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-                    status = runs[0]["status"]
+                status = _graphql(webserver, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+                                  {"id": run_id})["runOrError"]["status"]
+                if status in ("SUCCESS", "FAILURE", "CANCELED"):
                     break
                 time.sleep(2)
-            assert len(runs) == 1 and status == "SUCCESS", runs
-            page.goto(f"{webserver}/runs/{runs[0]['runId']}")
+            assert status == "SUCCESS", status
             expect(page.get_by_text("Success").first).to_be_visible(timeout=30000)
             page.screenshot(path=str(SCREENSHOTS / "06-run-succeeded.png"))
+            # Every asset of the job was refreshed by that run, and the snapshot was published.
+            missing = _job_assets("refresh_all") - _materialized_in(webserver, run_id)
+            assert not missing, sorted(missing)
+            # (the webserver's serving folder starts empty: the files are this run's)
+            assert (tmp_path / "serving" / "kpi.duckdb").exists() and (tmp_path / "serving" / "dashboard.html").exists()
 
             # KPI values are numeric metadata of the run's KPI marts, so the UI plots them run over run.
             for mart in kpi_marts():
@@ -182,6 +187,28 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver):
         finally:
             browser.close()
     assert len(list(SCREENSHOTS.glob("*.png"))) >= 7
+
+
+def _job_assets(job: str) -> set[str]:
+    from pipelines import automation
+    from pipelines.definitions import defs
+
+    return {k.to_user_string() for k in getattr(automation, job).selection.resolve(defs.resolve_asset_graph())}
+
+
+def _materialized_in(base: str, run_id: str) -> set[str]:
+    # The event log comes in pages (cursor, hasMore).
+    query = """query($id: ID!, $after: String) { runOrError(runId: $id) { ... on Run {
+        eventConnection(afterCursor: $after) { cursor hasMore events { __typename
+          ... on MaterializationEvent { assetKey { path } } } } } } }"""
+    keys: set[str] = set()
+    after = None
+    while True:
+        page = _graphql(base, query, {"id": run_id, "after": after})["runOrError"]["eventConnection"]
+        keys |= {"/".join(e["assetKey"]["path"]) for e in page["events"] if e["__typename"] == "MaterializationEvent"}
+        if not page["hasMore"]:
+            return keys
+        after = page["cursor"]
 
 
 def _latest_materialization_metadata(base: str, path: list[str]) -> dict[str, dict]:
