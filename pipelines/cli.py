@@ -18,6 +18,7 @@ JOBS = {
     "ingest_exports": "only load new or changed landing files into raw",
     "export_freshness": "only evaluate the freshness checks of the exports and the KPI marts",
     "refresh_all_celery": "refresh_all with every step on a Celery worker (README: Distributed executors)",
+    "publish_kpis": "only publish the snapshot and dashboard from the warehouse as it is (after a refresh held a domain back; kpi run launches it itself)",
 }
 
 
