@@ -201,11 +201,15 @@ def run_incremental(folder: Path, cmd: list[str]) -> dict:
 
 # --- floor: DuckDB alone ----------------------------------------------------------------------
 
-def compile_models(folder: Path, dbt: str) -> Path:
-    """`dbt compile` into the floor's own target path (not timed); returns manifest.json."""
+def compile_models(folder: Path, dbt: str, pipeline_warehouse: Path) -> Path:
+    """`dbt compile` into the floor's own target path (not timed); returns manifest.json.
+
+    Compiled against a copy of the pipeline's warehouse: fct_kpi_daily reads only the KPI marts that
+    exist (relation_exists), and the floor builds every one of them before it."""
     floor = folder / "floor"
     shutil.rmtree(floor, ignore_errors=True)
     floor.mkdir(parents=True)
+    shutil.copyfile(pipeline_warehouse, floor / WAREHOUSE_NAME)
     env = {**os.environ, "KPI_WAREHOUSE_PATH": str(floor / WAREHOUSE_NAME), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     _say("floor: dbt compile (not timed)")
     proc = subprocess.run([dbt, "compile", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
@@ -635,7 +639,7 @@ def bench(*, scale: float, days: int, seed: int = 42, end_date: dt.date = DEFAUL
     incremental = run_incremental(folder, incremental_command(kpi, incremental_cmd, end_date))
     pipeline_wh = folder / "pipeline" / "warehouse" / WAREHOUSE_NAME
 
-    manifest = compile_models(folder, dbt)
+    manifest = compile_models(folder, dbt, pipeline_wh)
     _say("floor: raw load + compiled SQL in one DuckDB connection")
     fl = run_measured([sys.executable, "-m", "pipelines.bench", "floor", str(folder), str(manifest), str(pipeline_wh)],
                       log_path=folder / "floor" / "floor.log")

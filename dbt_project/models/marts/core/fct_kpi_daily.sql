@@ -57,6 +57,17 @@ rollups as (
     {%- for mart in present %}
     select * from {{ mart }}_rollups
     {{ 'union all' if not loop.last }}
+    {%- else %}
+    {#- no KPI mart built yet (a first run whose every domain is held): an empty table, not a syntax error #}
+    select
+        cast(null as {{ dbt.type_string() }}) as mart,
+        cast(null as {{ dbt.type_string() }}) as kpi_id,
+        cast(null as date) as kpi_date,
+        cast(null as {{ dbt.type_string() }}) as segment_type,
+        cast(null as {{ dbt.type_string() }}) as segment,
+        cast(null as decimal(38, 10)) as numerator,
+        cast(null as decimal(38, 10)) as denominator
+    where 1 = 0
     {%- endfor %}
 ),
 
