@@ -97,6 +97,8 @@ class Settings:
     raw_zone_dir: Path | None = None
     # Spark target only (dbt target `spark`): its warehouse dir and Derby metastore live here.
     spark_dir: Path | None = None
+    # Which exports the business delivers (pipelines/exports/delivered.py).
+    exports_config: Path = PROJECT_ROOT / "config" / "exports.yml"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -133,6 +135,7 @@ class Settings:
             # Default: beside the warehouse's folder (data/raw_zone), so a test's temp warehouse gets its own.
             raw_zone_dir=_path("KPI_RAW_ZONE_DIR", str(data_dir / "raw_zone")) if _on("KPI_RAW_ZONE", True) else None,
             spark_dir=_path("KPI_SPARK_DIR", str(data_dir / "spark")),
+            exports_config=_path("KPI_EXPORTS_CONFIG", "config/exports.yml"),
         )
 
     @property
