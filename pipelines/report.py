@@ -132,4 +132,6 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> No
         status = STATUS_LABEL.get(line.status, line.status)
         note = f"  ({line.note})" if line.note else ""
         print_fn(f"  {line.kpi_id:<42} {format_value(line.value, line.unit):>16} "
-                 f"{format_value(line.target, line.unit) if line.target is not None else '-':>16}  {status}{note}")
+                 f"{format_value(line.target, line.unit) if line.target is not None else 'no target':>16}  {status}{note}")
+    print_fn(f"\ntargets: dbt_project/seeds/kpi_targets.csv (the demo's unless you set yours; an empty target = no target), "
+             f"then `kpi run`")

@@ -1,0 +1,172 @@
+"""A real business's exports through the real pipeline (`kpi run`: Dagster, DuckDB, dbt, the gates).
+
+World `eu_shop` (tests/fixtures/real_exports/eu_shop, the files docs/bring_your_own_exports.md walks
+through): a small French shop delivering only its shop platform's customers, products, orders and
+order lines and its 3PL's shipments and shipment lines (config: its exports.yml). One currency (EUR,
+the base currency), no FX export. Its own vocabularies: sales channels `online_store` and `pos`,
+carriers `colissimo` and `dpd`. Contract-allowed NULLs: an order without subtotal (its lines give
+it), an order without subtotal and lines (revenue unknown), a delivered shipment without
+`shipped_at`, a product without unit cost, an order without customer.
+
+Expected figures are computed by hand below from the fixture's rows (week Mon 2026-11-16 to Sun
+2026-11-22). One `kpi run` is shared by the module (~1-4 min on a busy 2-core machine).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.exports import BY_NAME
+from pipelines.exports.delivered import delivered_exports
+from pipelines.freshness import evaluate
+from pipelines.ingest import raw_asset_key
+from pipelines.kpis import kpi_catalog
+from pipelines.warehouse import connect
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "real_exports" / "eu_shop"
+KPI = str(Path(sys.executable).with_name("kpi"))
+WEEK = "DATE '2026-11-16' AND DATE '2026-11-22'"
+DELIVERED = {"customers", "products", "orders", "order_lines", "shipments", "shipment_lines"}
+
+
+class World:
+    def __init__(self, root: Path):
+        self.root = root
+        self.env = {**os.environ,
+                    "KPI_LANDING_DIR": str(root / "landing"),
+                    "KPI_WAREHOUSE_PATH": str(root / "warehouse" / "kpi.duckdb"),
+                    "KPI_SERVING_PATH": str(root / "serving" / "kpi.duckdb"),
+                    "KPI_BASE_CURRENCY": "EUR",
+                    "KPI_BUSINESS_TIMEZONE": "UTC",
+                    "KPI_EXPORTS_CONFIG": str(FIXTURE / "exports.yml"),
+                    "DAGSTER_HOME": str(root / "dagster_home")}
+        self.warehouse = root / "warehouse" / "kpi.duckdb"
+        self.serving = root / "serving" / "kpi.duckdb"
+
+    def kpi(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([KPI, *args], env=self.env, capture_output=True, text=True, timeout=1200)
+
+    def week(self, kpi_id: str, segment_type: str = "all", segment: str | None = None) -> tuple:
+        """(sum numerator, sum denominator, rows) of a KPI over the week."""
+        with connect(self.warehouse, read_only=True) as con:
+            return con.execute(
+                f"""SELECT sum(numerator), sum(denominator), count(*) FROM marts.fct_kpi_daily
+                    WHERE kpi_id = ? AND segment_type = ? AND (? IS NULL OR segment = ?) AND kpi_date BETWEEN {WEEK}""",
+                [kpi_id, segment_type, segment, segment]).fetchone()
+
+
+@pytest.fixture(scope="module")
+def eu_shop(tmp_path_factory) -> tuple[World, subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    root = tmp_path_factory.mktemp("eu_shop")
+    shutil.copytree(FIXTURE / "landing", root / "landing")
+    world = World(root)
+    run = world.kpi("run")
+    summary = world.kpi("summary")
+    return world, run, summary
+
+
+def _ratio(num, den) -> float:
+    return float(num) / float(den)
+
+
+def test_run_succeeds_without_the_exports_the_shop_does_not_deliver(eu_shop):
+    world, run, _ = eu_shop
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    with connect(world.warehouse, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.fct_kpi_daily").fetchone()[0] > 0
+    assert world.serving.exists() and (world.serving.parent / "dashboard.html").exists()
+
+
+def test_one_currency_without_fx_export(eu_shop):
+    """Point 1: EUR is the base currency, no fx_rates file: EUR amounts convert at 1."""
+    world, _, _ = eu_shop
+    with connect(world.warehouse, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.fx_rates").fetchone()[0] == 0
+        rates = con.execute("SELECT DISTINCT rate_to_base FROM intermediate.int_storefront__orders").fetchall()
+    assert rates == [(1.0,)]
+    # Net revenue = subtotal − discount of the orders not cancelled: #1001 100 − 10, #1002 50,
+    # #1003 (no subtotal: its lines 2 × 30) 60, #1005 (no subtotal, no lines) unknown.
+    num, _, _ = world.week("sf_net_revenue_amount")
+    assert float(num) == 200.0
+    # Transportation cost: the shipments handed over (SHP-1 5.00, SHP-2 7.00).
+    assert float(world.week("lg_transportation_cost_amount")[0]) == 12.0
+
+
+def test_nullable_columns_each_have_a_treatment(eu_shop):
+    """Point 2: orders.subtotal_amount NULL, shipments.shipped_at NULL, products.unit_cost NULL,
+    orders.customer_id NULL: none stops the refresh; each is counted where it belongs."""
+    world, _, _ = eu_shop
+    # AOV: 200 over the 3 orders whose revenue is known (#1005's is not: left out of both sides).
+    num, den, _ = world.week("sf_average_order_value_amount")
+    assert (float(num), int(den)) == (200.0, 3)
+    # New customers: first orders #1001, #1002, #1003 of the 4 orders (#1005 has no customer).
+    num, den, _ = world.week("sf_new_customer_rate")
+    assert (int(num), int(den)) == (3, 4)
+    # On time: delivered shipments, SHP-3 (no shipped_at) included: SHP-1 (19th ≤ 19th) and SHP-3
+    # (20th ≤ 21st) on time, SHP-2 (22nd > 20th) late.
+    num, den, _ = world.week("lg_on_time_delivery_rate")
+    assert (int(num), int(den)) == (2, 3)
+    # Ship-to-delivery hours need the hand-over time: SHP-1 48 h, SHP-2 120 h; SHP-3 left out.
+    num, den, _ = world.week("lg_ship_to_delivery_hours")
+    assert (float(num), int(den)) == (168.0, 2)
+    # Order to ship: #1001 09:00 → 17th 08:00 = 23 h, #1002 14:00 → 17th 10:00 = 20 h.
+    num, den, _ = world.week("lg_order_to_ship_hours")
+    assert (float(num), int(den)) == (43.0, 2)
+    # The rows left out of a KPI are named by warn tests (checks in the run's output).
+    _, run, _ = eu_shop
+    for check in ("int_storefront_orders_revenue_known", "int_logistics_shipments_delivered_has_shipped_at"):
+        assert f"{check} failed (WARN)" in run.stdout, check
+
+
+def test_vocabularies_of_the_shop_are_kept(eu_shop):
+    """Point 3: carriers and channels the demo never uses are segments as delivered, reported, not
+    nulled, and the tracking SOP does not breach on them."""
+    world, run, _ = eu_shop
+    num, den, _ = world.week("lg_on_time_delivery_rate", "carrier", "colissimo")
+    assert (int(num), int(den)) == (2, 2)
+    num, den, _ = world.week("lg_on_time_delivery_rate", "carrier", "dpd")
+    assert (int(num), int(den)) == (0, 1)
+    num, den, _ = world.week("sf_average_order_value_amount", "sales_channel", "pos")
+    assert (float(num), int(den)) == (50.0, 1)
+    num, den, _ = world.week("sf_average_order_value_amount", "sales_channel", "online_store")
+    assert (float(num), int(den)) == (150.0, 2)
+    assert "accepted_values_stg_logistics__shipments_carrier__ups__dhl__fedex__usps failed (WARN)" in run.stdout
+    assert "sop_lg_01__carrier_tracking failed" not in run.stdout
+
+
+def test_absent_exports_are_not_in_use(eu_shop):
+    """Point 4: the exports the shop does not deliver fail no freshness check; an export in use
+    that stops arriving still does; the KPIs needing an absent export are named as not computed."""
+    world, run, summary = eu_shop
+    assert delivered_exports(FIXTURE / "exports.yml") == DELIVERED
+    later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(hours=48)
+    checks = {f.key: f for f in evaluate(world.warehouse, now=later, delivered=frozenset(DELIVERED))}
+    assert checks[raw_asset_key(BY_NAME["web_sessions"])].passed
+    assert "not in use" in checks[raw_asset_key(BY_NAME["web_sessions"])].description
+    assert not checks[raw_asset_key(BY_NAME["shipments"])].passed  # in use, 48 h without a file
+    now = {f.key: f for f in evaluate(world.warehouse, delivered=frozenset(DELIVERED))}
+    assert all(f.passed for k, f in now.items() if k.path[0] == "raw"), [f.description for f in now.values() if not f.passed]
+
+    assert summary.returncode == 0, summary.stderr
+    lines = {line.split()[0]: line for line in summary.stdout.splitlines() if line.startswith("  ") and line.split()}
+    catalog = kpi_catalog()
+    absent = set(BY_NAME) - DELIVERED
+    for kpi_id, kpi in catalog.items():
+        lacking = [e for e in kpi.get("needs") or () if e in absent]
+        if lacking:
+            assert "not computed: needs" in lines[kpi_id] and lacking[0] in lines[kpi_id], lines[kpi_id]
+    # What the shop's data supports has a value.
+    for kpi_id in ("sf_net_revenue_amount", "sf_average_order_value_amount", "lg_on_time_delivery_rate",
+                   "lg_ship_to_delivery_hours", "lg_transportation_cost_amount"):
+        assert "n/a" not in lines[kpi_id] and "not computed" not in lines[kpi_id], lines[kpi_id]
+    assert "200.00 EUR" in lines["sf_net_revenue_amount"]
+    assert "66.7%" in lines["lg_on_time_delivery_rate"]
+    page = (world.serving.parent / "dashboard.html").read_text()
+    assert 'id="not-computed"' in page and 'data-kpi-id="lg_return_rate"' in page
+    assert 'data-kpi-id="lg_on_time_delivery_rate"' in page

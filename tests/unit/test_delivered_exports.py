@@ -1,0 +1,69 @@
+"""config/exports.yml: which exports a business delivers, and what follows for freshness and KPIs."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines.exports import BY_NAME
+from pipelines.exports.delivered import delivered_exports, not_delivered
+from pipelines.freshness import evaluate
+from pipelines.ingest import raw_asset_key
+from pipelines.kpis import kpi_catalog, kpis_not_computed
+from pipelines.settings import PROJECT_ROOT, Settings
+
+
+def test_default_config_delivers_every_export(monkeypatch):
+    monkeypatch.delenv("KPI_EXPORTS_CONFIG", raising=False)
+    path = Settings.from_env().exports_config
+    assert path == PROJECT_ROOT / "config" / "exports.yml"
+    assert delivered_exports(path) == set(BY_NAME)
+    assert delivered_exports(PROJECT_ROOT / "no such file.yml") == set(BY_NAME)
+
+
+def test_per_system_lists_and_all(tmp_path):
+    f = tmp_path / "exports.yml"
+    f.write_text("delivered:\n  storefront: [orders, order_lines]\n  logistics: all\n")
+    assert delivered_exports(f) == {"orders", "order_lines", "shipments", "shipment_lines", "returns", "inventory_snapshots"}
+    assert "fx_rates" in not_delivered(f) and "orders" not in not_delivered(f)
+
+
+@pytest.mark.parametrize("text, named", [
+    ("delivered:\n  shop: all\n", "unknown source system 'shop'"),
+    ("delivered:\n  storefront: [order]\n", "storefront: unknown export 'order'"),
+    ("delivered: some\n", "must be `all` or a mapping"),
+    ("exports: all\n", "expected a key `delivered:`"),
+])
+def test_mistakes_are_named_with_the_file(tmp_path, text, named):
+    f = tmp_path / "exports.yml"
+    f.write_text(text)
+    with pytest.raises(ValueError) as exc:
+        delivered_exports(f)
+    assert str(f) in str(exc.value) and named in str(exc.value)
+
+
+def test_relative_config_path_is_project_relative(monkeypatch):
+    monkeypatch.setenv("KPI_EXPORTS_CONFIG", "tests/fixtures/real_exports/eu_shop/exports.yml")
+    path = Settings.from_env().exports_config
+    assert path == PROJECT_ROOT / "tests" / "fixtures" / "real_exports" / "eu_shop" / "exports.yml"
+    assert "web_sessions" in not_delivered(path)
+
+
+def test_kpis_needing_an_absent_export_are_not_computed():
+    reasons = kpis_not_computed({"returns", "web_sessions"})
+    assert reasons["lg_return_rate"] == "not computed: needs returns (not delivered)"
+    assert reasons["mk_roas_rate"] == "not computed: needs web_sessions (not delivered)"
+    assert "lg_on_time_delivery_rate" not in reasons and "sf_net_revenue_amount" not in reasons
+    # every export a KPI needs exists in the contracts
+    for kpi_id, kpi in kpi_catalog().items():
+        assert set(kpi.get("needs") or ()) <= set(BY_NAME), kpi_id
+    assert kpis_not_computed(set()) == {}
+
+
+def test_freshness_of_an_export_not_in_use(tmp_path):
+    """No warehouse yet: every export in use is 'never' delivered (fails); one not in use passes."""
+    now = dt.datetime(2026, 11, 22, 12)
+    checks = {f.key: f for f in evaluate(tmp_path / "kpi.duckdb", now=now, delivered=frozenset({"orders"}))}
+    assert not checks[raw_asset_key(BY_NAME["orders"])].passed
+    tickets = checks[raw_asset_key(BY_NAME["tickets"])]
+    assert tickets.passed and "not in use" in tickets.description
