@@ -167,6 +167,8 @@ def test_absent_exports_are_not_in_use(eu_shop):
         assert "n/a" not in lines[kpi_id] and "not computed" not in lines[kpi_id], lines[kpi_id]
     assert "200.00 EUR" in lines["sf_net_revenue_amount"]
     assert "66.7%" in lines["lg_on_time_delivery_rate"]
+    # A KPI not computed raises no off-target alert (its zero is no measurement).
+    assert "lg_perfect_order_rate turned off target" not in run.stdout
     page = (world.serving.parent / "dashboard.html").read_text()
     assert 'id="not-computed"' in page and 'data-kpi-id="lg_return_rate"' in page
     assert 'data-kpi-id="lg_on_time_delivery_rate"' in page
