@@ -67,3 +67,23 @@ def test_freshness_of_an_export_not_in_use(tmp_path):
     assert not checks[raw_asset_key(BY_NAME["orders"])].passed
     tickets = checks[raw_asset_key(BY_NAME["tickets"])]
     assert tickets.passed and "not in use" in tickets.description
+
+
+def test_relative_path_settings_are_project_relative(monkeypatch):
+    """Issue #16 point 7: every path setting given relative is taken from the project folder (not
+    the working directory), and dbt gets the absolute warehouse path."""
+    monkeypatch.chdir("/")
+    rel = {"KPI_LANDING_DIR": "data/x/landing", "KPI_WAREHOUSE_PATH": "data/x/warehouse/kpi.duckdb",
+           "KPI_SERVING_PATH": "data/x/serving/kpi.duckdb", "KPI_SOP_DOCS_DIR": "data/x/sop_docs",
+           "KPI_RAW_ZONE_DIR": "data/x/raw_zone", "KPI_SPARK_DIR": "data/x/spark", "KPI_DBT_TARGET_DIR": "data/x/target",
+           "KPI_EXPORTS_CONFIG": "config/exports.yml"}
+    for k, v in rel.items():
+        monkeypatch.setenv(k, v)
+    s = Settings.from_env()
+    paths = {"KPI_LANDING_DIR": s.landing_dir, "KPI_WAREHOUSE_PATH": s.warehouse_path, "KPI_SERVING_PATH": s.serving_path,
+             "KPI_SOP_DOCS_DIR": s.sop_docs_dir, "KPI_RAW_ZONE_DIR": s.raw_zone_dir, "KPI_SPARK_DIR": s.spark_dir,
+             "KPI_DBT_TARGET_DIR": s.dbt_target_dir, "KPI_EXPORTS_CONFIG": s.exports_config}
+    for k, p in paths.items():
+        assert p == PROJECT_ROOT / rel[k], k
+    assert s.dbt_env()["KPI_WAREHOUSE_PATH"] == str(PROJECT_ROOT / rel["KPI_WAREHOUSE_PATH"])
+    assert s.spark_env()["KPI_SPARK_DIR"] == str(PROJECT_ROOT / rel["KPI_SPARK_DIR"])
