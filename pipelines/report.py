@@ -115,6 +115,9 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> No
     from .exports.delivered import not_delivered
     from .settings import get_settings
 
+    if not Path(warehouse_path).exists():  # one line, not connect()'s FileNotFoundError traceback
+        print_fn(f"no warehouse at {warehouse_path} yet: run `kpi run` (your exports) or `make demo` first")
+        return
     with connect(warehouse_path, read_only=True) as con:
         week = kpi_week(con, days, not_delivered(get_settings().exports_config))
     if week is None:
@@ -133,5 +136,5 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> No
         note = f"  ({line.note})" if line.note else ""
         print_fn(f"  {line.kpi_id:<42} {format_value(line.value, line.unit):>16} "
                  f"{format_value(line.target, line.unit) if line.target is not None else 'no target':>16}  {status}{note}")
-    print_fn(f"\ntargets: dbt_project/seeds/kpi_targets.csv (the demo's unless you set yours; an empty target = no target), "
-             f"then `kpi run`")
+    print_fn("\ntargets: yours in dbt_project/seeds/kpi_targets_business.csv (one row per KPI; an empty target = no "
+             "target), then `kpi run`; `kpi demo` uses the demo's, dbt_project/seeds/kpi_targets_demo.csv (KPI_TARGETS=demo)")

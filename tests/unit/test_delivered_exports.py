@@ -87,3 +87,33 @@ def test_relative_path_settings_are_project_relative(monkeypatch):
         assert p == PROJECT_ROOT / rel[k], k
     assert s.dbt_env()["KPI_WAREHOUSE_PATH"] == str(PROJECT_ROOT / rel["KPI_WAREHOUSE_PATH"])
     assert s.spark_env()["KPI_SPARK_DIR"] == str(PROJECT_ROOT / rel["KPI_SPARK_DIR"])
+
+
+def test_summary_without_a_warehouse_is_one_line(tmp_path, monkeypatch):
+    """Issue #16 point 7: `kpi summary` before any run says so in one line, not a FileNotFoundError
+    traceback, whatever the working directory."""
+    from pipelines.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KPI_WAREHOUSE_PATH", "data/never_built/kpi.duckdb")
+    lines: list[str] = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
+    assert main(["summary"]) == 0
+    assert lines == [f"no warehouse at {PROJECT_ROOT / 'data/never_built/kpi.duckdb'} yet: "
+                     "run `kpi run` (your exports) or `make demo` first"]
+
+
+@pytest.mark.parametrize("value, expected", [(None, "business"), ("demo", "demo"), (" Demo ", "demo")])
+def test_targets_setting_reaches_dbt(monkeypatch, value, expected):
+    """Issue #16 point 5: the business's own targets unless KPI_TARGETS=demo (what `kpi demo` sets)."""
+    if value is None:
+        monkeypatch.delenv("KPI_TARGETS", raising=False)
+    else:
+        monkeypatch.setenv("KPI_TARGETS", value)
+    assert Settings.from_env().dbt_env()["KPI_TARGETS"] == expected
+
+
+def test_unknown_targets_setting_is_refused(monkeypatch):
+    monkeypatch.setenv("KPI_TARGETS", "ours")
+    with pytest.raises(ValueError, match="KPI_TARGETS must be one of business, demo, got 'ours'"):
+        Settings.from_env()
