@@ -257,8 +257,9 @@ def _assert_only_its_domain_is_computed(summary: subprocess.CompletedProcess, de
 #   B-24017   3600       360 (6 min) 3240           360 (DT-1) 2880      10×270=2700  10×260=2600
 #   B-24018   3600       0 (NULL)    3600           0          3600      10×340=3400  10×330=3300
 #   B-24031   3600       720         2880           900 (DT-3 ∪ DT-4, 14:10-14:25)
-#                                                              1980      2.5×760=1900 2.5×750=1875
-# DT-2 is planned (already in the run's planned downtime): not counted again.
+#                                                              1980      2.5×600=1500 2.5×590=1475
+# DT-2 is planned (already in the run's planned downtime): not counted again. (B-24031's counts keep
+# performance ≤ 1 also in the SOP-MF-02 gate view, which sums overlapping stops: 1500 / 1680.)
 
 PLANT = FIXTURE.parent / "plant_mes"
 
@@ -276,11 +277,11 @@ def test_manufacturing_alone_gives_the_manufacturing_kpis(plant_mes):
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     expected = {  # kpi_id: (numerator, denominator) over the week, every line
         "mf_availability_rate": (2880 + 3600 + 1980, 3240 + 3600 + 2880),
-        "mf_performance_rate": (2700 + 3400 + 1900, 2880 + 3600 + 1980),
-        "mf_quality_rate": (260 + 330 + 750, 270 + 340 + 760),
-        "mf_oee_rate": (2600 + 3300 + 1875, 3240 + 3600 + 2880),
-        "mf_cycle_time_seconds": (2880 + 3600 + 1980, 270 + 340 + 760),
-        "mf_scrap_rate": (6 + 10 + 10, 270 + 340 + 760),
+        "mf_performance_rate": (2700 + 3400 + 1500, 2880 + 3600 + 1980),
+        "mf_quality_rate": (260 + 330 + 590, 270 + 340 + 600),
+        "mf_oee_rate": (2600 + 3300 + 1475, 3240 + 3600 + 2880),
+        "mf_cycle_time_seconds": (2880 + 3600 + 1980, 270 + 340 + 600),
+        "mf_scrap_rate": (6 + 10 + 10, 270 + 340 + 600),
     }
     for kpi_id, (num, den) in expected.items():
         got_num, got_den, _ = world.week(kpi_id)
@@ -289,11 +290,11 @@ def test_manufacturing_alone_gives_the_manufacturing_kpis(plant_mes):
     num, den, _ = world.week("mf_availability_rate", "production_line", "press-7")
     assert (float(num), float(den)) == (2880 + 3600, 3240 + 3600)
     num, den, _ = world.week("mf_oee_rate", "production_line", "filler-2")
-    assert (float(num), float(den)) == (1875, 2880)
-    assert int(world.week("mf_quality_rate", "plant", "lyon")[1]) == 1370
+    assert (float(num), float(den)) == (1475, 2880)
+    assert int(world.week("mf_quality_rate", "plant", "lyon")[1]) == 1210
     lines = _summary_lines(summary)
-    assert "80.0%" in lines["mf_oee_rate"] and "no target" in lines["mf_oee_rate"], lines["mf_oee_rate"]  # 7775 / 9720
-    assert "6.18 s" in lines["mf_cycle_time_seconds"], lines["mf_cycle_time_seconds"]  # 8460 / 1370
+    assert "75.9%" in lines["mf_oee_rate"] and "no target" in lines["mf_oee_rate"], lines["mf_oee_rate"]  # 7375 / 9720
+    assert "6.99 s" in lines["mf_cycle_time_seconds"], lines["mf_cycle_time_seconds"]  # 8460 / 1210
     _assert_only_its_domain_is_computed(summary, "mes")
 
 
@@ -327,8 +328,9 @@ def test_ads_alone_give_the_ad_kpis(ads_only):
     num, den, _ = world.week("mk_ctr_rate", "campaign", "MS-0042")
     assert (int(num), int(den)) == (100, 3000)
     lines = _summary_lines(summary)
-    assert "210.00 GBP" in lines["mk_spend_amount"] and "no target" in lines["mk_spend_amount"], lines["mk_spend_amount"]
-    assert "1.05 GBP" in lines["mk_cpc_amount"], lines["mk_cpc_amount"]
+    # The data ends on Wednesday 18th: the console's last complete week (9th-15th) has none, said so;
+    # no target either way.
+    assert "no data in the week" in lines["mk_spend_amount"] and "no target" in lines["mk_spend_amount"], lines["mk_spend_amount"]
     # ROI −100 % would be the demo's reading of spend without attributed orders: not computed here.
     _assert_only_its_domain_is_computed(summary, "ads")
     assert "not computed: needs web_sessions" in lines["mk_roi_rate"], lines["mk_roi_rate"]
