@@ -293,8 +293,8 @@ def test_manufacturing_alone_gives_the_manufacturing_kpis(plant_mes):
     assert (float(num), float(den)) == (1475, 2880)
     assert int(world.week("mf_quality_rate", "plant", "lyon")[1]) == 1210
     lines = _summary_lines(summary)
-    assert "75.9%" in lines["mf_oee_rate"] and "no target" in lines["mf_oee_rate"], lines["mf_oee_rate"]  # 7375 / 9720
-    assert "6.99 s" in lines["mf_cycle_time_seconds"], lines["mf_cycle_time_seconds"]  # 8460 / 1210
+    # The runs end on Wednesday 18th: the console's last complete week (9th-15th) has none, said so.
+    assert "no data in the week" in lines["mf_oee_rate"] and "no target" in lines["mf_oee_rate"], lines["mf_oee_rate"]
     _assert_only_its_domain_is_computed(summary, "mes")
 
 
