@@ -145,6 +145,12 @@ def kpis_turned_off_target(con) -> list[Alert]:
            WHERE recency = 1 AND status = 'off_target' AND coalesce(previous_status, '') <> 'off_target'
            ORDER BY kpi_id"""
     ).fetchall()
+    # A KPI needing an export the business does not deliver is not computed: its zeros are no alert.
+    from .exports.delivered import not_delivered
+    from .kpis import kpis_not_computed
+
+    not_computed = kpis_not_computed(not_delivered(get_settings().exports_config))
+    rows = [r for r in rows if r[0] not in not_computed]
     return [
         Alert(kind="kpi_off_target", severity="warning", title=f"{kpi_id} turned off target on {day}",
               details={"kpi_id": kpi_id, "date": str(day), "value": value, "target": target,

@@ -52,8 +52,18 @@ def _trend_svg(points: list[tuple[dt.date, float | None]], target: float | None,
     return "".join(parts)
 
 
-def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD") -> dict[str, int]:
-    """Write the dashboard HTML (atomically) and return counts of what it shows."""
+def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD",
+                     not_delivered: frozenset[str] | None = None) -> dict[str, int]:
+    """Write the dashboard HTML (atomically) and return counts of what it shows. `not_delivered`:
+    the exports the business does not deliver (default: from its exports config); the KPIs that
+    need them are listed as not computed, with the reason, instead of a tile."""
+    from .exports.delivered import not_delivered as configured_not_delivered
+    from .kpis import kpis_not_computed
+    from .settings import get_settings
+
+    if not_delivered is None:
+        not_delivered = configured_not_delivered(get_settings().exports_config)
+    not_computed = kpis_not_computed(not_delivered)
     with connect(serving_file, read_only=True) as con:
         info = con.execute("SELECT snapshot_id, published_at FROM ops.publish_info").fetchone()
         has = tables(con)
@@ -82,7 +92,11 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
 
     series: dict[tuple[str, str], list] = defaultdict(list)
     for domain, kpi_id, day, value, unit, target, status in rows:
-        series[(domain, kpi_id)].append((day, value, unit, target, status))
+        if kpi_id not in not_computed:
+            series[(domain, kpi_id)].append((day, value, unit, target, status))
+    not_computed_html = "".join(
+        f'<tr data-kpi-id="{html.escape(k)}"><td>{html.escape(names.get(k) or k)}</td><td>{html.escape(k)}</td>'
+        f'<td>{html.escape(reason)}</td></tr>' for k, reason in sorted(not_computed.items()))
 
     by_domain: dict[str, list[str]] = defaultdict(list)
     for (domain, kpi_id), pts in series.items():
@@ -109,11 +123,11 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
     ) or '<tr><td colspan="4">No SOP gate results published yet.</td></tr>'
 
     fresh_html = "".join(
-        f'<tr data-export="{html.escape(export)}" class="{"on-time" if ok else "late"}"><td>{html.escape(system)}</td>'
+        f'<tr data-export="{html.escape(export)}" class="{"not-in-use" if export in not_delivered else "on-time" if ok else "late"}"><td>{html.escape(system)}</td>'
         f"<td>{html.escape(export)}</td><td>{cadence}</td><td>{files:,}</td><td>{rows_:,}</td>"
         f"<td>{loaded.strftime('%Y-%m-%d %H:%M') if loaded else '–'}</td><td>{newest or '–'}</td>"
         f"<td>{f'{limit:g} h' if limit is not None else '–'}</td>"
-        f'<td class="status">{"on time" if ok else ("late" if loaded else "never delivered")}</td></tr>'
+        f'<td class="status">{"not in use" if export in not_delivered else "on time" if ok else ("late" if loaded else "never delivered")}</td></tr>'
         for system, export, cadence, files, rows_, loaded, newest, limit, ok in freshness
     )
     for domain in held:
@@ -130,14 +144,17 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
 
     page = _PAGE.format(
         published=html.escape(info[1].strftime("%Y-%m-%d %H:%M")), snapshot=html.escape(info[0][:12]), sections=sections,
-        sop_rows=sop_html, fresh_rows=fresh_html, currency=html.escape(base_currency), days=TREND_DAYS,
+        sop_rows=sop_html, fresh_rows=fresh_html,
+        not_computed=(f'<section id="not-computed"><h2>Not computed</h2><table><thead><tr><th>KPI</th><th>kpi_id</th>'
+                      f'<th>why</th></tr></thead><tbody>{not_computed_html}</tbody></table></section>'
+                      if not_computed else ""), currency=html.escape(base_currency), days=TREND_DAYS,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return {"kpis": len(series), "domains": len(by_domain), "sops": len(sops), "exports": len(freshness),
-            "held_domains": len(held)}
+            "held_domains": len(held), "not_computed": len(not_computed)}
 
 
 def held_domains(con) -> dict[str, list]:
@@ -177,6 +194,7 @@ table {{ border-collapse: collapse; background: #fff; }} td, th {{ padding: 4px 
 <body>
 <header><h1>KPI dashboard</h1><p>snapshot {snapshot} · published {published} UTC · amounts in {currency} · trends over {days} days, dashed line = target</p></header>
 {sections}
+{not_computed}
 <section id="sop-compliance"><h2>SOP compliance</h2>
 <table><thead><tr><th>SOP</th><th>compliance</th><th>day</th><th>trend</th></tr></thead><tbody>{sop_rows}</tbody></table></section>
 <section id="freshness"><h2>Data freshness</h2>

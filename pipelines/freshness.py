@@ -43,6 +43,8 @@ class Freshness:
     last: dt.datetime | None  # UTC
     max_age_hours: float | None
     now: dt.datetime
+    # False: the business does not deliver this export (config/exports.yml): nothing is due.
+    in_use: bool = True
 
     @property
     def age_hours(self) -> float | None:
@@ -50,20 +52,26 @@ class Freshness:
 
     @property
     def passed(self) -> bool:
+        if not self.in_use:
+            return True
         if self.last is None:
             return False  # never delivered (or never refreshed)
         return self.max_age_hours is None or self.age_hours <= self.max_age_hours
 
     @property
     def description(self) -> str:
+        if not self.in_use:
+            return f"{self.what}: not in use (not delivered, per the exports config)"
         if self.last is None:
             return f"{self.what}: never"
         limit = "no age limit" if self.max_age_hours is None else f"limit {self.max_age_hours:g} h"
         return f"{self.what} {self.age_hours:g} h ago ({self.last:%Y-%m-%d %H:%M} UTC; {limit})"
 
 
-def evaluate(warehouse_path: Path, now: dt.datetime | None = None, exports: tuple[Export, ...] = EXPORTS) -> list[Freshness]:
-    """Freshness of every export and of the KPI marts, as of `now` (UTC, default: the clock)."""
+def evaluate(warehouse_path: Path, now: dt.datetime | None = None, exports: tuple[Export, ...] = EXPORTS,
+             delivered: frozenset[str] | None = None) -> list[Freshness]:
+    """Freshness of every export and of the KPI marts, as of `now` (UTC, default: the clock).
+    `delivered`: names of the exports in use (default: all); the others are not due."""
     from .warehouse import connect, tables
 
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -78,7 +86,7 @@ def evaluate(warehouse_path: Path, now: dt.datetime | None = None, exports: tupl
                 last_refresh = con.execute(
                     "SELECT max(finished_at) FROM ops.sop_refresh_log WHERE marts_built > 0").fetchone()[0]
     out = [Freshness(raw_asset_key(e), f"{e.cadence} export {e.name}: newest file loaded", last_load.get(e.name),
-                     e.expected_max_age_hours, now) for e in exports]
+                     e.expected_max_age_hours, now, delivered is None or e.name in delivered) for e in exports]
     out.append(Freshness(MARTS_KEY, "KPI marts: last refresh finished", last_refresh, mart_max_age_hours(), now))
     return out
 
@@ -106,6 +114,9 @@ def _result(f: Freshness) -> dg.AssetCheckResult:
 )
 def freshness_checks(context: dg.AssetCheckExecutionContext):
     wanted = set(context.selected_asset_check_keys)
-    for f in evaluate(get_settings().warehouse_path):
+    from .exports.delivered import delivered_exports
+
+    settings = get_settings()
+    for f in evaluate(settings.warehouse_path, delivered=delivered_exports(settings.exports_config)):
         if dg.AssetCheckKey(f.key, CHECK_NAME) in wanted:
             yield _result(f)

@@ -41,6 +41,19 @@ def kpi_catalog(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml") -> dic
     return dict(_project_vars(project_file)["kpi_catalog"])
 
 
+def kpis_not_computed(not_delivered: Iterable[str], catalog: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str]:
+    """kpi_id -> why it is not computed, for every KPI that needs an export the business does not
+    deliver (`needs:` in the catalogue; config/exports.yml): such a KPI is not shown as a value."""
+    catalog = kpi_catalog() if catalog is None else catalog
+    missing = set(not_delivered)
+    out = {}
+    for kpi_id, kpi in catalog.items():
+        lacking = [e for e in kpi.get("needs") or () if e in missing]
+        if lacking:
+            out[kpi_id] = f"not computed: needs {', '.join(lacking)} (not delivered)"
+    return out
+
+
 def kpis_of_mart(mart: str, catalog: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     catalog = kpi_catalog() if catalog is None else catalog
     return [kpi_id for kpi_id, kpi in catalog.items() if kpi["mart"] == mart]

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from .kpis import kpi_status
+from .kpis import kpi_status, kpis_not_computed
 from .warehouse import connect, has_table
 
 STATUS_LABEL = {"on_target": "on target", "at_risk": "AT RISK", "off_target": "OFF TARGET", None: "-"}
@@ -39,8 +39,9 @@ def last_complete_week(last_day: dt.date, days: int = 7) -> tuple[dt.date, dt.da
     return end - dt.timedelta(days=days - 1), end
 
 
-def kpi_week(con, days: int = 7) -> tuple[dt.date, dt.date, list[KpiLine]] | None:
-    """Every KPI over the last complete week (or `days` days ending on the last Sunday) of the warehouse."""
+def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) -> tuple[dt.date, dt.date, list[KpiLine]] | None:
+    """Every KPI over the last complete week (or `days` days ending on the last Sunday) of the warehouse.
+    A KPI needing an export in `not_delivered` has no value, and says so."""
     if not (has_table(con, "marts.fct_kpi_daily") and has_table(con, "marts.dim_kpi")):
         return None
     # The end of the business data. SOP compliance is dated by when the gates ran (the wall
@@ -63,8 +64,12 @@ def kpi_week(con, days: int = 7) -> tuple[dt.date, dt.date, list[KpiLine]] | Non
         [start, end],
     ).fetchall()
     lines = []
+    not_computed = kpis_not_computed(not_delivered)
     for domain, kpi_id, name, unit, rollup, grain, direction, target, band, num, den, n in rows:
         note = ""
+        if kpi_id in not_computed:
+            lines.append(KpiLine(domain, kpi_id, name, unit, None, target, None, not_computed[kpi_id]))
+            continue
         if grain == "month":
             latest = con.execute(
                 """SELECT kpi_date, value FROM marts.fct_kpi_daily
@@ -88,6 +93,8 @@ def kpi_week(con, days: int = 7) -> tuple[dt.date, dt.date, list[KpiLine]] | Non
             target = None if target is None else target * days
         else:
             value = float(num) / float(den) if n and den else None
+        if not note and not n:
+            note = "no data in the week"
         lines.append(KpiLine(domain, kpi_id, name, unit, value, target, kpi_status(value, target, direction, band), note))
     return start, end, lines
 
@@ -106,9 +113,14 @@ def format_value(value: float | None, unit: str) -> str:
 def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> None:
     """Print, per domain, each KPI of the last complete week with value, target and status."""
     from .dashboard import held_domains
+    from .exports.delivered import not_delivered
+    from .settings import get_settings
 
+    if not Path(warehouse_path).exists():  # one line, not connect()'s FileNotFoundError traceback
+        print_fn(f"no warehouse at {warehouse_path} yet: run `kpi run` (your exports) or `make demo` first")
+        return
     with connect(warehouse_path, read_only=True) as con:
-        week = kpi_week(con, days)
+        week = kpi_week(con, days, not_delivered(get_settings().exports_config))
         held = held_domains(con)
     if week is None:
         print_fn("no KPIs in the warehouse yet (marts.fct_kpi_daily is missing or empty)")
@@ -127,4 +139,6 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=print) -> No
         status = STATUS_LABEL.get(line.status, line.status)
         note = f"  ({line.note})" if line.note else ""
         print_fn(f"  {line.kpi_id:<42} {format_value(line.value, line.unit):>16} "
-                 f"{format_value(line.target, line.unit) if line.target is not None else '-':>16}  {status}{note}")
+                 f"{format_value(line.target, line.unit) if line.target is not None else 'no target':>16}  {status}{note}")
+    print_fn("\ntargets: yours in dbt_project/seeds/kpi_targets_business.csv (one row per KPI; an empty target = no "
+             "target), then `kpi run`; `kpi demo` uses the demo's, dbt_project/seeds/kpi_targets_demo.csv (KPI_TARGETS=demo)")

@@ -64,6 +64,16 @@ def _memory_limit(value: str) -> str:
 
 
 EXECUTORS = ("in_process", "celery")
+# Whose KPI targets (dbt model kpi_targets): the business's own (dbt_project/seeds/kpi_targets_business.csv,
+# shipped without targets) or the demo's (dbt_project/seeds/kpi_targets_demo.csv, what `kpi demo` uses).
+TARGET_SETS = ("business", "demo")
+
+
+def _targets(value: str) -> str:
+    value = value.strip().lower()
+    if value not in TARGET_SETS:
+        raise ValueError(f"KPI_TARGETS must be one of {', '.join(TARGET_SETS)}, got {value!r}")
+    return value
 
 
 def _executor(value: str) -> str:
@@ -97,6 +107,10 @@ class Settings:
     raw_zone_dir: Path | None = None
     # Spark target only (dbt target `spark`): its warehouse dir and Derby metastore live here.
     spark_dir: Path | None = None
+    # Which exports the business delivers (pipelines/exports/delivered.py).
+    exports_config: Path = PROJECT_ROOT / "config" / "exports.yml"
+    # Whose KPI targets: TARGET_SETS.
+    targets: str = "business"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -135,6 +149,8 @@ class Settings:
             raw_zone_dir=(_path("KPI_RAW_ZONE_DIR", str(data_dir / "raw_zone"))
                           if _on("KPI_RAW_ZONE", bool(os.environ.get("KPI_RAW_ZONE_DIR"))) else None),
             spark_dir=_path("KPI_SPARK_DIR", str(data_dir / "spark")),
+            exports_config=_path("KPI_EXPORTS_CONFIG", "config/exports.yml"),
+            targets=_targets(os.environ.get("KPI_TARGETS") or "business"),
         )
 
     @property
@@ -148,6 +164,7 @@ class Settings:
             "KPI_BUSINESS_TIMEZONE": self.business_timezone,
             "KPI_BASE_CURRENCY": self.base_currency,
             "KPI_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "KPI_TARGETS": self.targets,
         }
 
     def spark_env(self) -> dict[str, str]:

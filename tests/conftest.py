@@ -147,6 +147,7 @@ def _demo_env(root: Path) -> dict[str, str]:
         "KPI_SERVING_PATH": str(root / "serving" / "kpi.duckdb"),
         "KPI_BUSINESS_TIMEZONE": "UTC",
         "KPI_BASE_CURRENCY": "USD",
+        "KPI_TARGETS": "demo",  # the demo world is judged against the demo's targets, as `kpi demo` does
     }
 
 

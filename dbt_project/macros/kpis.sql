@@ -61,12 +61,21 @@
 {%- endmacro %}
 
 
-{#- Money in base currency, from an amount in its own currency and the FX rate of the
-    transaction's date (int_finance__fx_rates_to_base.rate_to_base). Rounded per transaction to
+{#- The rate into the base currency of an amount in `currency`: 1 for the base currency itself on
+    every day, with or without an FX export (a one-currency business delivers none); else the
+    joined rate of the transaction's date (int_finance__fx_rates_to_base.rate_to_base), NULL when
+    none is published (reported per currency and day by SOP-MK-02's FX coverage gate). -#}
+{% macro rate_to_base(currency, joined_rate) -%}
+    case when {{ currency }} = {{ base_currency() }} then cast(1.0 as {{ type_double() }}) else {{ joined_rate }} end
+{%- endmacro %}
+
+
+{#- Money in base currency, from an amount in its own `currency` and the FX rate of the
+    transaction's date (see rate_to_base). Rounded per transaction to
     4 decimals of the base currency, as a decimal: sums of decimals are exact, so a rerun gives
     the same KPIs to the last digit (a sum of doubles depends on the order of the rows). -#}
-{% macro to_base_amount(amount, rate_to_base) -%}
-    cast(({{ amount }}) * ({{ rate_to_base }}) as decimal(18, 4))
+{% macro to_base_amount(amount, currency, joined_rate) -%}
+    cast(({{ amount }}) * ({{ rate_to_base(currency, joined_rate) }}) as decimal(18, 4))
 {%- endmacro %}
 
 

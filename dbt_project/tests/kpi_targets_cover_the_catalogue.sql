@@ -1,5 +1,5 @@
-{#- Every KPI of the catalogue has a row in the seed kpi_targets (target may be empty: no
-    target, no status), no row names an unknown kpi_id, and the seed's direction agrees with
+{#- Every KPI of the catalogue has a row in the targets in use (model kpi_targets) (target may be empty: no
+    target, no status), no row names an unknown kpi_id, and their direction agrees with
     the catalogue's (a user flipping it would invert every status). -#}
 {{ config(meta={'dagster': {'ref': {'name': 'dim_kpi'}}}) }}
 
@@ -20,7 +20,7 @@ kpis as (
 select
     coalesce(kpis.kpi_id, targets.kpi_id) as kpi_id,
     case
-        when targets.kpi_id is null then 'no row in seed kpi_targets'
+        when targets.kpi_id is null then 'no row in kpi_targets (seed kpi_targets_business or kpi_targets_demo)'
         when kpis.kpi_id is null then 'kpi_id not in the catalogue (var kpi_catalog)'
         else {{ dbt.concat(["'direction '", 'targets.direction', "' in kpi_targets, '", 'kpis.direction', "' in the catalogue'"]) }}
     end as problem

@@ -52,8 +52,9 @@ def test_every_kpi_is_tied_to_a_declared_goal_owner_and_definition():
     assert kpi_catalog()["sf_clv_12m_amount"]["grain"] == "month"
 
 
-def test_targets_seed_has_one_row_per_kpi_with_the_declared_direction():
-    with open(DBT_PROJECT_DIR / "seeds" / "kpi_targets.csv", newline="") as f:
+@pytest.mark.parametrize("seed", ["kpi_targets_business", "kpi_targets_demo"])
+def test_targets_seed_has_one_row_per_kpi_with_the_declared_direction(seed):
+    with open(DBT_PROJECT_DIR / "seeds" / f"{seed}.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["kpi_id"] for r in rows].count("sf_conversion_rate") == 1
     catalog = kpi_catalog()
@@ -61,6 +62,10 @@ def test_targets_seed_has_one_row_per_kpi_with_the_declared_direction():
     for r in rows:
         assert r["direction"] == catalog[r["kpi_id"]]["direction"], r["kpi_id"]
         assert float(r["warning_band"]) >= 0
+    # The business's targets ship empty: its KPIs show "no target" until it sets its own; the demo's
+    # are the demo world's.
+    set_targets = [r["kpi_id"] for r in rows if r["target"].strip()]
+    assert set_targets == ([] if seed == "kpi_targets_business" else [r["kpi_id"] for r in rows])
 
 
 def _mart_docs() -> dict[str, dict[str, dict]]:

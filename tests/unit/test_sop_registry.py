@@ -93,7 +93,7 @@ def test_a_broken_suite_names_the_file_and_the_expectation(tmp_path):
     suite = json.loads((EXPECTATIONS_DIR / path.name).read_text())
     suite["expectations"][1]["meta"]["id"] = suite["expectations"][0]["meta"]["id"]
     path.write_text(json.dumps(suite))
-    with pytest.raises(RegistryError, match=r"sop_cs_01__tickets\.json, expectation 2: `meta\.id` 'channel_in_allowed_set' appears twice"):
+    with pytest.raises(RegistryError, match=r"sop_cs_01__tickets\.json, expectation 2: `meta\.id` 'one_row_per_ticket' appears twice"):
         load_suite(path)
 
 

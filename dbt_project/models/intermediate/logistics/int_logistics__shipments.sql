@@ -42,7 +42,7 @@ final as (
         ---------- numerics
         dated_shipments.shipping_cost as original_shipping_cost,
         -- Only shipments handed to the carrier carry a cost (on the ship date).
-        {{ to_base_amount('dated_shipments.shipping_cost', 'fx.rate_to_base') }} as shipping_cost_amount,
+        {{ to_base_amount('dated_shipments.shipping_cost', 'dated_shipments.currency', 'fx.rate_to_base') }} as shipping_cost_amount,
         {{ dbt.datediff('dated_shipments.shipped_at', 'dated_shipments.delivered_at', 'second') }} as ship_to_delivery_seconds,
         -- Rank of the shipment within its order (1 = first handed to a carrier).
         row_number() over (

@@ -37,8 +37,8 @@ final as (
         spend.impressions,
         spend.clicks,
         spend.spend_amount as original_spend_amount,
-        fx.rate_to_base,
-        {{ to_base_amount('spend.spend_amount', 'fx.rate_to_base') }} as spend_amount,
+        {{ rate_to_base('spend.currency', 'fx.rate_to_base') }} as rate_to_base,
+        {{ to_base_amount('spend.spend_amount', 'spend.currency', 'fx.rate_to_base') }} as spend_amount,
 
         ---------- dates
         spend.spend_date

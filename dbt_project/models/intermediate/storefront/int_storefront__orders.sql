@@ -67,7 +67,9 @@ order_costs as (
     select
         order_lines.order_id,
         sum(order_lines.quantity) as units,
-        sum({{ to_base_amount('order_lines.quantity * products.unit_cost', 'cost_fx.rate_to_base') }}) as cogs_amount,
+        -- The subtotal the lines add up to (order currency): stands in for a NULL subtotal_amount.
+        sum(order_lines.quantity * order_lines.unit_price) as line_subtotal_amount,
+        sum({{ to_base_amount('order_lines.quantity * products.unit_cost', 'products.currency', 'cost_fx.rate_to_base') }}) as cogs_amount,
         count(*) as line_count,
         count(products.sku) as costed_line_count
 
@@ -117,13 +119,17 @@ final as (
         dated_orders.discount_amount,
         dated_orders.refunded_amount,
 
+        -- The export's subtotal, else the lines' (an export without order subtotals); NULL for an
+        -- order with neither: its revenue is unknown (counted as an order, not in revenue; warn test).
+        coalesce(dated_orders.subtotal_amount, order_costs.line_subtotal_amount) as known_subtotal_amount,
+
         ---------- numerics (base currency)
-        fx.rate_to_base,
-        {{ to_base_amount('dated_orders.subtotal_amount - coalesce(dated_orders.discount_amount, 0)', 'fx.rate_to_base') }}
+        {{ rate_to_base('dated_orders.currency', 'fx.rate_to_base') }} as rate_to_base,
+        {{ to_base_amount('coalesce(dated_orders.subtotal_amount, order_costs.line_subtotal_amount) - coalesce(dated_orders.discount_amount, 0)', 'dated_orders.currency', 'fx.rate_to_base') }}
             as net_revenue_amount,
         -- An order whose lines or products are missing is costed at what is known (flag below).
         cast(coalesce(order_costs.cogs_amount, 0) as decimal(18, 4)) as cogs_amount,
-        {{ to_base_amount('dated_orders.subtotal_amount - coalesce(dated_orders.discount_amount, 0)', 'fx.rate_to_base') }}
+        {{ to_base_amount('coalesce(dated_orders.subtotal_amount, order_costs.line_subtotal_amount) - coalesce(dated_orders.discount_amount, 0)', 'dated_orders.currency', 'fx.rate_to_base') }}
             - cast(coalesce(order_costs.cogs_amount, 0) as decimal(18, 4)) as gross_margin_amount,
         cast(coalesce(order_costs.units, 0) as {{ dbt.type_bigint() }}) as units,
 

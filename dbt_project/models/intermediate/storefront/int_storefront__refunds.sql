@@ -89,7 +89,7 @@ final as (
 
         ---------- numerics
         refunds.refund_amount as original_refund_amount,
-        {{ to_base_amount('refunds.refund_amount', 'fx.rate_to_base') }} as refund_amount,
+        {{ to_base_amount('refunds.refund_amount', 'refunds.currency', 'fx.rate_to_base') }} as refund_amount,
 
         ---------- dates (business timezone)
         {{ business_date('refunds.refunded_at') }} as refund_date,

@@ -32,6 +32,8 @@ by_created_date as (
         count_if(is_unanswered_past_sla) as unanswered_past_sla_ticket_count
 
     from tickets
+    -- A ticket without created_at has no date here (left out; warn test on the staging column).
+    where created_date is not null
     group by created_date, channel
 
 ),
@@ -58,7 +60,8 @@ by_last_solved_date as (
         last_solved_date as kpi_date,
         channel,
         sum(resolution_seconds) / 60.0 as resolution_minutes_sum,
-        count(*) as solved_ticket_count
+        -- Solved tickets with a resolution time: one without created_at has none (left out of both).
+        count(resolution_seconds) as solved_ticket_count
 
     from tickets
     where is_solved

@@ -33,11 +33,13 @@ by_shipment_delivery_date as (
         warehouse_id,
         count(*) as delivered_shipment_count,
         count_if(is_on_time) as on_time_shipment_count,
+        -- A delivered shipment without its hand-over time (shipped_at NULL) counts for on-time
+        -- delivery; ship-to-delivery hours need both times, so it is left out of that KPI only.
+        count_if(is_shipped) as timed_delivered_shipment_count,
         sum(ship_to_delivery_seconds) / 3600.0 as ship_to_delivery_hours_sum
 
     from shipments
     where is_delivered
-        and is_shipped
     group by delivery_date, carrier, warehouse_id
 
 ),
@@ -130,6 +132,7 @@ components as (
 
         cast(coalesce(d.delivered_shipment_count, 0) as {{ dbt.type_bigint() }}) as delivered_shipment_count,
         cast(coalesce(d.on_time_shipment_count, 0) as {{ dbt.type_bigint() }}) as on_time_shipment_count,
+        cast(coalesce(d.timed_delivered_shipment_count, 0) as {{ dbt.type_bigint() }}) as timed_delivered_shipment_count,
         cast(coalesce(d.ship_to_delivery_hours_sum, 0) as {{ type_double() }}) as ship_to_delivery_hours_sum,
         cast(coalesce(s.shipping_cost_amount, 0) as decimal(38, 4)) as shipping_cost_amount,
         cast(coalesce(o.shipped_order_count, 0) as {{ dbt.type_bigint() }}) as shipped_order_count,
@@ -197,8 +200,8 @@ final as (
         {{ safe_divide('order_to_ship_hours_sum', 'shipped_order_count') }} as lg_order_to_ship_hours,
 
         ship_to_delivery_hours_sum as lg_ship_to_delivery_hours_numerator,
-        delivered_shipment_count as lg_ship_to_delivery_hours_denominator,
-        {{ safe_divide('ship_to_delivery_hours_sum', 'delivered_shipment_count') }} as lg_ship_to_delivery_hours,
+        timed_delivered_shipment_count as lg_ship_to_delivery_hours_denominator,
+        {{ safe_divide('ship_to_delivery_hours_sum', 'timed_delivered_shipment_count') }} as lg_ship_to_delivery_hours,
 
         refund_lead_hours_sum as lg_refund_lead_time_hours_numerator,
         refunded_return_count as lg_refund_lead_time_hours_denominator,

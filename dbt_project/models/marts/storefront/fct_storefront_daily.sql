@@ -62,6 +62,9 @@ by_order_date as (
         sales_channel,
         device,
         count(*) as order_count,
+        -- Orders whose revenue is known (an order without subtotal and lines is not): the AOV's
+        -- denominator, so an unknown revenue never counts as zero.
+        count(net_revenue_amount) as revenue_order_count,
         count_if(is_first_order) as first_order_count,
         sum(net_revenue_amount) as gross_revenue_amount
 
@@ -147,6 +150,7 @@ components as (
         cast(coalesce(by_session_date.abandoned_cart_session_count, 0) as {{ dbt.type_bigint() }}) as abandoned_cart_session_count,
         cast(coalesce(by_session_date.add_to_cart_session_count, 0) as {{ dbt.type_bigint() }}) as add_to_cart_session_count,
         cast(coalesce(by_order_date.order_count, 0) as {{ dbt.type_bigint() }}) as order_count,
+        cast(coalesce(by_order_date.revenue_order_count, 0) as {{ dbt.type_bigint() }}) as revenue_order_count,
         cast(coalesce(by_order_date.first_order_count, 0) as {{ dbt.type_bigint() }}) as first_order_count,
         cast(coalesce(by_order_date.gross_revenue_amount, 0) as decimal(38, 4)) as gross_revenue_amount,
         cast(coalesce(by_refund_date.refunded_amount, 0) as decimal(38, 4)) as refunded_amount,
@@ -191,8 +195,8 @@ final as (
         {{ safe_divide('abandoned_cart_session_count', 'add_to_cart_session_count') }} as sf_cart_abandonment_rate,
 
         gross_revenue_amount - refunded_amount as sf_average_order_value_amount_numerator,
-        order_count as sf_average_order_value_amount_denominator,
-        {{ safe_divide('gross_revenue_amount - refunded_amount', 'order_count') }} as sf_average_order_value_amount,
+        revenue_order_count as sf_average_order_value_amount_denominator,
+        {{ safe_divide('gross_revenue_amount - refunded_amount', 'revenue_order_count') }} as sf_average_order_value_amount,
 
         -- An amount: the value is the numerator; no denominator.
         gross_revenue_amount - refunded_amount as sf_net_revenue_amount_numerator,
