@@ -89,16 +89,17 @@ def test_relative_path_settings_are_project_relative(monkeypatch):
     assert s.spark_env()["KPI_SPARK_DIR"] == str(PROJECT_ROOT / rel["KPI_SPARK_DIR"])
 
 
-def test_summary_without_a_warehouse_is_one_line(tmp_path, monkeypatch):
+def test_summary_without_a_warehouse_is_one_line(tmp_path, monkeypatch, capsys):
     """Issue #16 point 7: `kpi summary` before any run says so in one line, not a FileNotFoundError
     traceback, whatever the working directory."""
     from pipelines.cli import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KPI_WAREHOUSE_PATH", "data/never_built/kpi.duckdb")
-    lines: list[str] = []
-    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
     assert main(["summary"]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert "Traceback" not in out.err
     assert lines == [f"no warehouse at {PROJECT_ROOT / 'data/never_built/kpi.duckdb'} yet: "
                      "run `kpi run` (your exports) or `make demo` first"]
 

@@ -1,7 +1,7 @@
 {#- One row per kpi_id, from the one KPI declaration (var kpi_catalog in dbt_project.yml) that
     the docs of every mart column also render: name, domain, the business goal it measures,
     owner, unit, direction, rollup, date basis, definition, the mart holding its components;
-    plus the target the business set (seed kpi_targets). -#}
+    plus the target the business set (model kpi_targets (the business's seed kpi_targets_business, or the demo's with KPI_TARGETS=demo)). -#}
 
 {%- set catalog = kpi_catalog() %}
 {%- set goals = var('kpi_goals') %}
