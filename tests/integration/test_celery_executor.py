@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.settings import PROJECT_ROOT, Settings
 from pipelines.warehouse import connect
-from tests.conftest import require_debian_tool
+from tests.conftest import _demo_env, require_debian_tool
 
 pytestmark = pytest.mark.celery
 
@@ -128,13 +128,10 @@ def test_whole_pipeline_on_two_celery_workers_matches_the_in_process_run(publish
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")  # the duckdb_writer pool
+    # The settings of the in-process run (the demo's targets included), pointed at this copy.
     env_vars = {
         "DAGSTER_HOME": str(home),
-        "KPI_LANDING_DIR": str(root / "landing"),
-        "KPI_WAREHOUSE_PATH": str(root / "warehouse" / "kpi.duckdb"),
-        "KPI_SERVING_PATH": str(root / "serving" / "kpi.duckdb"),
-        "KPI_BUSINESS_TIMEZONE": "UTC",
-        "KPI_BASE_CURRENCY": "USD",
+        **_demo_env(root),
         "KPI_CELERY_BROKER": redis_broker,
     }
     for k, v in env_vars.items():
