@@ -124,6 +124,7 @@ def crash_site(published_demo, tmp_path) -> dict:
         "KPI_SERVING_PATH": str(tmp_path / "serving" / "kpi.duckdb"),
         "KPI_BUSINESS_TIMEZONE": published_demo.business_timezone,
         "KPI_BASE_CURRENCY": published_demo.base_currency,
+        "KPI_TARGETS": published_demo.targets,
         "DAGSTER_HOME": str(home),
         "PYTHONUNBUFFERED": "1",
     })
