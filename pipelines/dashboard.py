@@ -11,6 +11,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from .sop.results import held_domains
 from .warehouse import connect, tables
 
 TREND_DAYS = 60
@@ -155,19 +156,6 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
     os.replace(tmp, out)
     return {"kpis": len(series), "domains": len(by_domain), "sops": len(sops), "exports": len(freshness),
             "held_domains": len(held), "not_computed": len(not_computed)}
-
-
-def held_domains(con) -> dict[str, list]:
-    """domain -> the holds (sop.results.MartHold) of its KPI marts: a failed data gate keeps them at their
-    last good rows (fct_kpi_daily.is_stale)."""
-    from .kpis import kpi_catalog
-    from .sop.results import held_marts
-
-    domain_of = {kpi["mart"]: kpi["domain"] for kpi in kpi_catalog().values()}
-    out: dict[str, list] = {}
-    for h in held_marts(con):
-        out.setdefault(domain_of.get(h.mart, h.mart), []).append(h)
-    return out
 
 
 _PAGE = """<!doctype html>

@@ -148,3 +148,15 @@ def held_marts(con) -> list[MartHold]:
     return [MartHold(*row) for row in con.execute(
         f"SELECT mart, held_by, held_reason, held_since, built_at, held_run_id FROM {MART_STATE} "
         "WHERE held_by IS NOT NULL ORDER BY mart").fetchall()]
+
+
+def held_domains(con) -> dict[str, list]:
+    """domain -> the holds (sop.results.MartHold) of its KPI marts: a failed data gate keeps them at their
+    last good rows (fct_kpi_daily.is_stale)."""
+    from ..kpis import kpi_catalog
+
+    domain_of = {kpi["mart"]: kpi["domain"] for kpi in kpi_catalog().values()}
+    out: dict[str, list] = {}
+    for h in held_marts(con):
+        out.setdefault(domain_of.get(h.mart, h.mart), []).append(h)
+    return out
