@@ -137,6 +137,16 @@ def tolerance_text(e) -> str:
     return f"tolerance {100 * (1 - e.mostly):.3g} % (mostly {e.mostly:g})" if e.mostly < 1 else "tolerance 0 % (no mostly)"
 
 
+def breach(outcome: GateOutcome) -> str:
+    """Why a gate failed in a few words: each failed expectation's share of rows against its tolerance."""
+    if outcome.error:
+        return f"could not read {outcome.target.relation[:80]}"
+    return "; ".join(
+        f"{e.expectation} could not run" if e.error or e.unexpected_percent is None else
+        f"{e.expectation} {e.unexpected} of {e.rows_evaluated} rows ({e.unexpected_percent:.1f} %, {tolerance_text(e)})"
+        for e in outcome.failed)
+
+
 def summary(outcome: GateOutcome) -> str:
     """One line per failed expectation, naming rows, with the share and the tolerance, then one per
     expectation whose rows were quarantined below the tolerance: for the console and the check's description."""

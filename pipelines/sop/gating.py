@@ -44,7 +44,7 @@ from typing import Any
 
 import dagster as dg
 
-from .checks import asset_key, check_result
+from .checks import asset_key, breach, check_result
 from .registry import GateTarget, Registry
 
 log = logging.getLogger(__name__)
@@ -374,7 +374,8 @@ class GatedBuild:
             if target.gate.is_data_gate and not outcome.passed:
                 key = asset_key(target.asset)
                 root = self.uid_by_key.get(key) or self.graph.source_of_raw(key)
-                self._block(root, f"data gate {target.gate.suite} ({sop.id}) failed on {target.asset}", gate=target.gate.suite)
+                self._block(root, f"data gate {target.gate.suite} ({sop.id}) failed on {target.asset}: {breach(outcome)}",
+                            gate=target.gate.suite)
 
     def _timed_events(self, what: str, events: Iterable) -> Iterator:
         """Time a generator's own work, not the consumer's between its events."""
