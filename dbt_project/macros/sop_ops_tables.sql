@@ -57,6 +57,25 @@
     )
 {%- endmacro %}
 
+{#- One row per (expectation, row) a data gate let through below its tolerance (GX `mostly`):
+    quarantined, left out of the domain's KPIs by macro not_quarantined. Each run that evaluates
+    the gate replaces its rows (pipelines/sop/results.py write_quarantine). -#}
+{% macro sop_quarantine_ddl() -%}
+    create table if not exists ops.sop_quarantine (
+        run_id {{ dbt.type_string() }},             -- Dagster run that quarantined the row
+        sop_id {{ dbt.type_string() }},
+        suite {{ dbt.type_string() }},              -- the data gate (expectations/<suite>.json)
+        asset {{ dbt.type_string() }},              -- Dagster asset the gate is on (layer/model)
+        relation {{ dbt.type_string() }},           -- table or view the gate validated
+        expectation {{ dbt.type_string() }},        -- the expectation's id within the suite
+        key_columns {{ dbt.type_string() }},        -- the gate's keys (sops.yml), comma-separated
+        key_values {{ dbt.type_string() }},         -- their values, joined by | (macro not_quarantined)
+        row_keys {{ dbt.type_string() }},           -- JSON: key column -> value
+        reason {{ dbt.type_string() }},             -- the rule broken, the offending values, the share and the tolerance
+        quarantined_at {{ dbt.type_timestamp() }}   -- UTC
+    )
+{%- endmacro %}
+
 {#- `dbt run-operation create_sop_ops_tables`: the same tables without a build (used by the
     pipeline when it writes gate results before any dbt command ran on a new warehouse). -#}
 {% macro create_sop_ops_tables() -%}
@@ -64,4 +83,5 @@
     {% do run_query(sop_check_results_ddl()) %}
     {% do run_query(sop_refresh_log_ddl()) %}
     {% do run_query(kpi_mart_state_ddl()) %}
+    {% do run_query(sop_quarantine_ddl()) %}
 {%- endmacro %}

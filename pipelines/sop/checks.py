@@ -132,8 +132,26 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def tolerance_text(e) -> str:
+    """The share of rows an expectation may break before its gate fails (GX `mostly`)."""
+    return f"tolerance {100 * (1 - e.mostly):.3g} % (mostly {e.mostly:g})" if e.mostly < 1 else "tolerance 0 % (no mostly)"
+
+
+def breach(outcome: GateOutcome) -> str:
+    """Why a gate failed in a few words: each failed expectation's share of rows against its tolerance."""
+    if outcome.error:
+        return f"could not read {outcome.target.relation[:80]}"
+    return "; ".join(
+        f"{e.expectation} could not run" if e.error or e.unexpected_percent is None else
+        f"{e.expectation} {e.unexpected} of {e.rows_evaluated} rows ({e.unexpected_percent:.1f} %, {tolerance_text(e)})"
+        for e in outcome.failed)
+
+
 def summary(outcome: GateOutcome) -> str:
-    """One line per failed expectation, naming rows: for the console and the check's description."""
+    """One line per failed expectation, naming rows, with the share and the tolerance, then one per
+    expectation whose rows were quarantined below the tolerance: for the console and the check's description."""
+    from .results import QUARANTINE
+
     if outcome.error:
         return f"could not read {outcome.target.relation[:80]}: {outcome.error}"
     lines = []
@@ -143,9 +161,13 @@ def summary(outcome: GateOutcome) -> str:
             continue
         keys = "; ".join(", ".join(f"{k}={v}" for k, v in row.items() if k in outcome.target.keys and v is not None)
                          for row in e.unexpected_keys[:3])
-        share = f" ({e.unexpected_percent:.1f} %)" if e.unexpected_percent is not None else ""
+        share = f" ({e.unexpected_percent:.1f} %, above its {tolerance_text(e)})" if e.unexpected_percent is not None else ""
         lines.append(f"{e.expectation}: {e.unexpected} of {e.rows_evaluated} rows{share}"
                      + (f", e.g. {keys}" if keys else (f", observed {_fmt(e.observed_value)[:120]}" if e.observed_value else "")))
+    for e in outcome.quarantined:
+        share = f" ({e.unexpected_percent:.2f} %)" if e.unexpected_percent is not None else ""
+        lines.append(f"{e.expectation}: {e.unexpected} of {e.rows_evaluated} rows{share}, within its {tolerance_text(e)}: "
+                     f"quarantined, left out of the KPIs (see {QUARANTINE})")
     return "\n".join(lines)
 
 
@@ -183,6 +205,13 @@ def check_result(outcome: GateOutcome, sop: Sop) -> dg.AssetCheckResult:
         "owner": f"{sop.owner.role} <{sop.owner.email}>",
         "seconds": round(outcome.seconds, 3),
     }
+    if outcome.quarantined:
+        from .results import QUARANTINE
+
+        metadata["quarantined_rows"] = outcome.quarantined_rows
+        metadata["quarantine"] = dg.MetadataValue.md(
+            f"`{QUARANTINE}` (suite = '{target.gate.suite}', asset = '{target.asset}'): rows below the tolerance, "
+            "left out of the KPIs")
     for e in outcome.failed:  # flat, plottable numbers for the failing expectations
         metadata[f"{e.expectation}/unexpected"] = -1 if e.unexpected is None else int(e.unexpected)
         if e.unexpected_percent is not None:
@@ -198,7 +227,9 @@ def check_result(outcome: GateOutcome, sop: Sop) -> dg.AssetCheckResult:
         asset_key=asset_key(target.asset),
         check_name=target.gate.suite,
         passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR if target.gate.is_data_gate else dg.AssetCheckSeverity.WARN,
+        # a data gate passing with quarantined rows warns: the run goes on without them
+        severity=(dg.AssetCheckSeverity.ERROR if target.gate.is_data_gate and not outcome.quarantined
+                  else dg.AssetCheckSeverity.WARN),
         metadata=metadata,
         description=text or None,
     )

@@ -8,7 +8,11 @@ two dbt invocations, and dbt is told to build around what they blocked:
   A. dbt build: seeds, staging views and the SOP gate views (schema sop), without the models
      downstream of an export whose intake gate failed
   G. data gates (block) on staging assets and gate views, then process gates (warn) whose input
-     is not downstream of a failed data gate; results written to ops.sop_check_results
+     is not downstream of a failed data gate; results written to ops.sop_check_results. A data
+     gate that GX lets pass thanks to its tolerance (`mostly`) while some rows broke it
+     quarantines those rows (ops.sop_quarantine, replaced per gate on every evaluation): the
+     models reading the gated asset leave them out (dbt macro not_quarantined); the check passes
+     with severity WARN and the run goes on.
   B. dbt build: everything else selected (intermediate models, KPI marts, SOP compliance, the
      long KPI table) except the models held back: downstream of a failed data gate, a failed dbt
      test of severity error or a model that failed in A.
@@ -40,7 +44,7 @@ from typing import Any
 
 import dagster as dg
 
-from .checks import asset_key, check_result
+from .checks import asset_key, breach, check_result
 from .registry import GateTarget, Registry
 
 log = logging.getLogger(__name__)
@@ -48,16 +52,24 @@ log = logging.getLogger(__name__)
 OPS_RESULTS_KEY = dg.AssetKey(["ops", "sop_check_results"])
 OPS_REFRESH_KEY = dg.AssetKey(["ops", "sop_refresh_log"])
 OPS_MART_STATE_KEY = dg.AssetKey(["ops", "kpi_mart_state"])
+OPS_QUARANTINE_KEY = dg.AssetKey(["ops", "sop_quarantine"])
 UNIQUE_ID = "dagster_dbt/unique_id"
 
 
 def ops_specs() -> list[dg.AssetSpec]:
-    """The gate results table, an asset of the dbt step (dbt reads it as source `ops`)."""
+    """The gate results and the quarantine, assets of the dbt step (dbt reads them as source `ops`)."""
+    from .results import QUARANTINE, RESULTS
+
     return [
         dg.AssetSpec(OPS_RESULTS_KEY, group_name="sop", kinds={"duckdb", "great_expectations"},
                      description="One row per expectation of an SOP gate evaluated in a run (GX results): "
                                  "feeds marts.fct_sop_compliance_daily.",
-                     metadata={"dagster/table_name": "ops.sop_check_results"}),
+                     metadata={"dagster/table_name": RESULTS}),
+        dg.AssetSpec(OPS_QUARANTINE_KEY, group_name="sop", kinds={"duckdb", "great_expectations"},
+                     description="Rows a data gate let through below its tolerance (GX `mostly`), by the gate's keys, "
+                                 "with SOP, gate, expectation and reason: the models reading the gated asset leave "
+                                 "them out (dbt macro not_quarantined). Each evaluation of a gate replaces its rows.",
+                     metadata={"dagster/table_name": QUARANTINE}),
     ]
 
 
@@ -362,7 +374,8 @@ class GatedBuild:
             if target.gate.is_data_gate and not outcome.passed:
                 key = asset_key(target.asset)
                 root = self.uid_by_key.get(key) or self.graph.source_of_raw(key)
-                self._block(root, f"data gate {target.gate.suite} ({sop.id}) failed on {target.asset}", gate=target.gate.suite)
+                self._block(root, f"data gate {target.gate.suite} ({sop.id}) failed on {target.asset}: {breach(outcome)}",
+                            gate=target.gate.suite)
 
     def _timed_events(self, what: str, events: Iterable) -> Iterator:
         """Time a generator's own work, not the consumer's between its events."""
@@ -412,7 +425,8 @@ class GatedBuild:
             self._release()  # never leave the warehouse attached: the next writer would wait for it
 
     def _run(self) -> Iterator:
-        from .results import watermarks, write_mart_holds, write_marts_built, write_refresh, write_results
+        from .results import (QUARANTINE, watermarks, write_mart_holds, write_marts_built, write_quarantine,
+                              write_refresh, write_results)
 
         windows = watermarks(self.warehouse_path)
         targets = self._targets()
@@ -449,6 +463,14 @@ class GatedBuild:
             with self._timed("writes"):
                 self._ensure_ops_tables()
                 written = write_results(self.warehouse_path, self.context.run.run_id, self.outcomes, self.started)
+                quarantined = write_quarantine(self.warehouse_path, self.context.run.run_id, self.outcomes, self.started)
+            if quarantined:
+                self.context.log.warning(f"{quarantined} row(s) quarantined below a data gate's tolerance, left out "
+                                         f"of the KPIs: see {QUARANTINE}")
+            if OPS_QUARANTINE_KEY in self.selected_keys:
+                yield dg.Output(None, output_name=self.assets_def.get_output_name_for_asset_key(OPS_QUARANTINE_KEY),
+                                metadata={"rows_quarantined": quarantined, "gates_quarantining": dg.MetadataValue.json(
+                                    sorted({o.target.label for o in self.outcomes if o.quarantined}))})
             if OPS_RESULTS_KEY in self.selected_keys:
                 failed = [o for o in self.outcomes if not o.passed]
                 yield dg.Output(None, output_name=self.assets_def.get_output_name_for_asset_key(OPS_RESULTS_KEY), metadata={

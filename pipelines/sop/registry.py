@@ -82,6 +82,16 @@ class Gate:
     def per_export(self) -> bool:
         return "{export}" in self.asset
 
+    @property
+    def tolerance(self) -> float:
+        """The smallest share of rows an expectation of the suite must pass (GX `mostly`; 1.0 without)."""
+        return min(mostly(e) for e in load_suite(self.suite_path)["expectations"])
+
+    @property
+    def quarantines(self) -> bool:
+        """A data gate with a tolerance: rows it lets through below it are quarantined, not built on."""
+        return self.is_data_gate and self.tolerance < 1.0
+
 
 @dataclass(frozen=True)
 class Sop:
@@ -189,6 +199,11 @@ def _texts(d: dict, key: str, where: str, *, allow_empty: bool = False) -> tuple
     return tuple(" ".join(x.split()) for x in v)
 
 
+def mostly(expectation: dict) -> float:
+    """GX's `mostly` of one expectation of a suite: the share of rows that must pass (1.0 when absent)."""
+    return float(expectation.get("kwargs", {}).get("mostly", 1.0))
+
+
 def load_suite(path: Path) -> dict:
     """A GX 1.x suite as JSON, with the fields this project relies on checked."""
     try:
@@ -212,6 +227,9 @@ def load_suite(path: Path) -> dict:
             raise RegistryError(f"{where} ({e['type']}): `meta.id` must be a lower_snake_case id, got {eid!r}")
         if eid in seen:
             raise RegistryError(f"{where}: `meta.id` {eid!r} appears twice in the suite")
+        share = (e.get("kwargs") or {}).get("mostly", 1.0)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise RegistryError(f"{where} ({eid}): `mostly` must be a share of rows in (0, 1], got {share!r}")
         seen.add(eid)
     return suite
 
@@ -306,6 +324,16 @@ def load_registry(path: Path = REGISTRY_PATH) -> Registry:
     dupes = sorted({f"{a}:{n}" for a, n in checks if checks.count((a, n)) > 1})
     if dupes:
         raise RegistryError(f"{path}: a suite is used twice on the same asset: {', '.join(dupes)}")
+    keys_by_asset: dict[str, set[tuple[str, ...]]] = {}
+    for g in (g for s in sops for g in s.gates if g.quarantines):
+        keys_by_asset.setdefault(g.asset, set()).add(g.keys)
+        if not g.keys:
+            raise RegistryError(f"{path}, {g.sop_id}, gate {g.suite}: a data gate with a tolerance (mostly < 1) needs "
+                                "`keys`: they name the rows it quarantines")
+    differing = sorted(a for a, k in keys_by_asset.items() if len(k) > 1)
+    if differing:
+        raise RegistryError(f"{path}: the data gates with a tolerance on {', '.join(differing)} list different `keys`; "
+                            "the models reading that asset leave quarantined rows out by one key: list the same keys")
     return Registry(sops=sops, review_interval_days=interval, path=Path(path))
 
 

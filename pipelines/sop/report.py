@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..warehouse import connect, tables
 from .registry import Registry, registry as default_registry
-from .results import held_marts
+from .results import QUARANTINE, held_marts
 
 
 def latest_run(con) -> str | None:
@@ -63,6 +63,11 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                    FROM marts.fct_sop_compliance_daily QUALIFY row_number() OVER (PARTITION BY sop_id ORDER BY kpi_date DESC) = 1"""
             ).fetchall()}
         held = held_marts(con)
+        quarantined = {}
+        if QUARANTINE in existing:
+            quarantined = {(sop, suite, asset): n for sop, suite, asset, n in con.execute(
+                f"""SELECT sop_id, suite, asset, count(DISTINCT key_values) FROM {QUARANTINE}
+                    GROUP BY ALL ORDER BY ALL""").fetchall()}
         refresh = None
         if "ops.sop_refresh_log" in existing:
             refresh = con.execute("SELECT models_built, marts_built, models_blocked, blocked_by FROM ops.sop_refresh_log "
@@ -89,6 +94,10 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                     pct = f" ({r[8]:.1f} %)" if r[8] is not None else ""
                     sample = _sample(r[9])
                     print_fn(f"          {r[4]}: {r[7]} of {r[6]} rows{pct}" + (f", e.g. {sample}" if sample else ""))
+        for (sop_id, suite, asset), n in quarantined.items():
+            if sop_id == sop.id:
+                print_fn(f"      ! QUARANTINED {n} row(s) of {asset} by {suite}, below its tolerance: left out of the "
+                         f"KPIs, see {QUARANTINE}")
     for h in held:
         print_fn(f"  ✗ HELD BACK {h.mart}: {h.reason}; its KPIs are the last good rows "
                  f"({'built ' + str(h.built_at)[:16] if h.built_at else 'none yet'}), marked stale; every other domain is fresh")

@@ -1,4 +1,4 @@
-"""Gate results in the warehouse: ops.sop_check_results, the refresh log and the gates' watermarks.
+"""Gate results in the warehouse: ops.sop_check_results, the quarantine, the refresh log and the gates' watermarks.
 
 The tables' layout lives in dbt (macros/sop_ops_tables.sql, created on every dbt invocation);
 rows are inserted here by column name. Every write opens the warehouse through
@@ -21,7 +21,9 @@ from .runner import GateOutcome
 RESULTS = "ops.sop_check_results"
 REFRESH_LOG = "ops.sop_refresh_log"
 MART_STATE = "ops.kpi_mart_state"
-OPS_TABLES = (RESULTS, REFRESH_LOG, MART_STATE)
+QUARANTINE = "ops.sop_quarantine"
+OPS_TABLES = (RESULTS, REFRESH_LOG, MART_STATE, QUARANTINE)
+KEY_SEPARATOR = "|"  # between the key values of a quarantined row (macro not_quarantined joins them alike)
 
 
 def ops_tables_exist(warehouse_path: Path) -> bool:
@@ -35,8 +37,10 @@ def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:
     """Per (suite, asset): the newest load stamp already judged, so the next run checks only newer rows.
 
     A process gate moves on after every evaluation (a breach is counted once). A data gate moves on
-    only after it passed: rows that failed it are checked again on the next run (and keep blocking)
-    until a corrected delivery replaces them.
+    only after it passed without a single offending row: rows that failed it are checked again on
+    the next run (and keep blocking) until a corrected delivery replaces them, and rows it
+    quarantined below its tolerance are checked again too, so that each run's quarantine of the
+    gate (which replaces the previous one) still names them, and drops them once corrected.
     """
     if not Path(warehouse_path).exists():
         return {}
@@ -46,7 +50,7 @@ def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:
         rows = con.execute(f"""
             WITH evaluations AS (
                 SELECT run_id, suite, asset, any_value(gate_severity) AS severity, max(window_end) AS window_end,
-                       bool_and(coalesce(success, false)) AS passed
+                       bool_and(coalesce(success, false) AND coalesce(unexpected, 0) = 0) AS passed
                 FROM {RESULTS}
                 GROUP BY run_id, suite, asset
             )
@@ -87,6 +91,51 @@ def write_results(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome]
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {RESULTS} WHERE run_id = ? AND (suite, asset) IN (SELECT suite, asset FROM frame)", [run_id])
         con.execute(f"INSERT INTO {RESULTS} BY NAME SELECT * FROM frame")
+        con.execute("COMMIT")
+    return len(frame)
+
+
+def key_value(row: dict, keys: tuple[str, ...]) -> str:
+    """A quarantined row's key values as one text, as macro not_quarantined builds it from a model's columns."""
+    return KEY_SEPARATOR.join("" if row.get(k) is None else str(row[k]) for k in keys)
+
+
+def quarantine_rows(run_id: str, outcomes: list[GateOutcome], at: dt.datetime) -> pd.DataFrame:
+    """One row per (expectation, offending row) a passed data gate let through below its tolerance."""
+    records = []
+    for o in outcomes:
+        keys = o.target.keys
+        for e in o.quarantined:
+            for row in e.quarantined_index:
+                values = ", ".join(f"{k}={v}" for k, v in row.items() if k not in keys)
+                records.append({
+                    "run_id": run_id, "sop_id": o.target.gate.sop_id, "suite": o.target.gate.suite,
+                    "asset": o.target.asset, "relation": o.target.relation, "expectation": e.expectation,
+                    "key_columns": ", ".join(keys), "key_values": key_value(row, keys),
+                    "row_keys": json.dumps({k: row.get(k) for k in keys}, default=str),
+                    "reason": f"{e.expectation}" + (f" ({e.notes.rstrip('.')})" if e.notes else "")
+                              + (f": {values}" if values else "")
+                              + f"; {e.unexpected} of {e.rows_evaluated} rows, within the tolerance (mostly {e.mostly:g})",
+                    "quarantined_at": at,
+                })
+    columns = ["run_id", "sop_id", "suite", "asset", "relation", "expectation", "key_columns", "key_values",
+               "row_keys", "reason", "quarantined_at"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def write_quarantine(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome], at: dt.datetime) -> int:
+    """Each data gate evaluated (and readable) replaces its quarantine: the rows it lets through now,
+    none when it passed clean or failed (a failed gate holds its domain back instead)."""
+    judged = [(o.target.gate.suite, o.target.asset) for o in outcomes if o.target.gate.is_data_gate and o.error is None]
+    if not judged:
+        return 0
+    frame = quarantine_rows(run_id, outcomes, at)
+    gates = pd.DataFrame(judged, columns=["suite", "asset"])
+    with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {QUARANTINE} WHERE (suite, asset) IN (SELECT suite, asset FROM gates)")
+        if len(frame):
+            con.execute(f"INSERT INTO {QUARANTINE} BY NAME SELECT * FROM frame")
         con.execute("COMMIT")
     return len(frame)
 

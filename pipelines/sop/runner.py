@@ -10,7 +10,10 @@ For each gate target (registry.GateTarget) the runner
    only the columns they need, in the same window;
 4. returns one GateOutcome per target with one ExpectationOutcome per expectation: rows
    evaluated, unexpected count and percent, observed value, a sample of unexpected values and
-   of the keys of the offending rows.
+   of the keys of the offending rows;
+5. for a data gate's expectation that GX let succeed thanks to its `mostly` while some rows
+   broke it, asks GX again for the complete list of those rows' keys (result format COMPLETE,
+   only then: the list is bounded by the tolerance): the rows the gate quarantines.
 GX is imported on first use only: loading the Dagster code location stays fast.
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .registry import SQL_ONLY_TYPES_UNSUPPORTED, GateTarget, load_suite
+from .registry import SQL_ONLY_TYPES_UNSUPPORTED, GateTarget, load_suite, mostly
 from .intake import WINDOW_PLACEHOLDER
 
 SAMPLE_SIZE = 10  # offending rows reported per expectation
@@ -50,6 +53,14 @@ class ExpectationOutcome:
     unexpected_keys: list[dict] = field(default_factory=list)
     error: str | None = None
     notes: str | None = None
+    mostly: float = 1.0  # GX's tolerance of the expectation (suite kwargs)
+    # GX's unexpected_index_list of a row let through by `mostly`: the gate's keys and the offending values
+    quarantined_index: list[dict] = field(default_factory=list)
+
+    @property
+    def tolerated(self) -> bool:
+        """GX let it succeed thanks to `mostly` although some rows broke it."""
+        return self.success and self.mostly < 1.0 and bool(self.unexpected)
 
     @property
     def sample_json(self) -> str:
@@ -77,6 +88,18 @@ class GateOutcome:
     @property
     def unexpected_rows(self) -> int:
         return sum(e.unexpected or 0 for e in self.expectations)
+
+    @property
+    def quarantined(self) -> list[ExpectationOutcome]:
+        """A passed data gate's expectations whose offending rows are quarantined (below the tolerance)."""
+        if not (self.passed and self.target.gate.is_data_gate):
+            return []
+        return [e for e in self.expectations if e.tolerated]
+
+    @property
+    def quarantined_rows(self) -> int:
+        keys = self.target.keys
+        return len({tuple(row.get(k) for k in keys) for e in self.quarantined for row in e.quarantined_index})
 
 
 def _json(value: Any, limit: int = 4000) -> str:
@@ -214,7 +237,7 @@ class GateRunner:
         """The suite's SQL part or pandas part, registered in the context once."""
         import great_expectations as gx
 
-        key = f"{name}" if part == "sql" else f"{name}.pandas"
+        key = f"{name}" if part == "sql" else f"{name}.{part}"
         if key not in self._suites:
             raw = load_suite(Path(self._suite_path(name)))
             suite = gx.ExpectationSuite(name=key, expectations=expectations, meta={**raw.get("meta", {}), "part": part},
@@ -285,11 +308,45 @@ class GateRunner:
                 results.update(self._run_sql(target, sql, sql_part, keys, params))
             if pandas_part:
                 results.update(self._run_pandas(target, sql, pandas_part, keys, params))
+            outcomes = [self._outcome(e, results.get(e["meta"]["id"]), rows) for e in raw["expectations"]]
+            if target.gate.is_data_gate:
+                self._quarantine_keys(target, sql, raw["expectations"], outcomes, keys, params)
         finally:
             with self._sql_ds.get_engine().connect() as conn:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS memory.main.{table}")
-        outcomes = [self._outcome(e, results.get(e["meta"]["id"]), rows) for e in raw["expectations"]]
         return GateOutcome(target, window_start, window_end if rows else None, int(rows), outcomes, time.perf_counter() - t0)
+
+    def _quarantine_keys(self, target: GateTarget, sql: str, expectations: list[dict], outcomes: list[ExpectationOutcome],
+                         keys: list[str], params: dict) -> None:
+        """The keys of every row a data gate lets through below its tolerance, from GX (COMPLETE).
+        A row GX cannot name by the gate's keys cannot be quarantined: the expectation then fails
+        (the domain is held back) rather than letting the row into the KPIs."""
+        tolerated = {o.expectation: o for o in outcomes if o.tolerated}
+        if not tolerated:
+            return
+        if len(keys) < len(target.keys):
+            for o in tolerated.values():
+                o.success, o.error = False, (f"{o.unexpected} row(s) below the tolerance cannot be quarantined: "
+                                             f"{target.relation} lacks the key column(s) "
+                                             f"{', '.join(k for k in target.keys if k not in keys)}")
+            return
+        chosen = [e for e in expectations if e["meta"]["id"] in tolerated]
+        fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": keys, "return_unexpected_index_query": False}
+        sql_part = [e for e in chosen if e["type"] not in SQL_ONLY_TYPES_UNSUPPORTED]
+        pandas_part = [e for e in chosen if e["type"] in SQL_ONLY_TYPES_UNSUPPORTED]
+        results: dict[str, Any] = {}
+        if sql_part:
+            results.update(self._run_sql(target, sql, sql_part, keys, params, result_format=fmt, part="sql.complete"))
+        if pandas_part:
+            results.update(self._run_pandas(target, sql, pandas_part, keys, params, result_format=fmt,
+                                            part="pandas.complete"))
+        for eid, o in tolerated.items():
+            r = results.get(eid)
+            index = [] if r is None else list((r.result or {}).get("unexpected_index_list") or [])
+            o.quarantined_index = [dict(row) for row in index]
+            if len(o.quarantined_index) != o.unexpected:
+                o.success, o.error = False, (f"GX named {len(o.quarantined_index)} of the {o.unexpected} row(s) below "
+                                             "the tolerance: they cannot all be quarantined")
 
     def _validation_name(self, target: GateTarget, part: str) -> str:
         return f"{target.gate.suite}@{target.asset.replace('/', '.')}#{self._n}.{part}"
@@ -302,18 +359,20 @@ class GateRunner:
             fmt["unexpected_index_column_names"] = keys
         return fmt
 
-    def _run_sql(self, target: GateTarget, sql: str, expectations: list[dict], keys: list[str], params: dict) -> dict:
+    def _run_sql(self, target: GateTarget, sql: str, expectations: list[dict], keys: list[str], params: dict,
+                 result_format: dict | None = None, part: str = "sql") -> dict:
         import great_expectations as gx
 
-        name = self._validation_name(target, "sql")
+        name = self._validation_name(target, part)
         asset = self._sql_ds.add_query_asset(name, query=sql)
         batch = asset.add_batch_definition_whole_table("window")
-        suite = self._suite(target.gate.suite, "sql", expectations)
+        suite = self._suite(target.gate.suite, part, expectations)
         vd = self._ctx.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
-        res = vd.run(result_format=self._result_format(keys), expectation_parameters=params)
+        res = vd.run(result_format=result_format or self._result_format(keys), expectation_parameters=params)
         return {r.expectation_config.meta.get("id"): r for r in res.results}
 
-    def _run_pandas(self, target: GateTarget, sql: str, expectations: list[dict], keys: list[str], params: dict) -> dict:
+    def _run_pandas(self, target: GateTarget, sql: str, expectations: list[dict], keys: list[str], params: dict,
+                    result_format: dict | None = None, part: str = "pandas") -> dict:
         """Regular expressions: GX's SQL path cannot run them on DuckDB; validate a frame of the
         needed columns only, read from the same window over the same read-only connection."""
         import great_expectations as gx
@@ -322,11 +381,11 @@ class GateRunner:
         cols = ", ".join(f'"{c}"' for c in needed)
         with self._sql_ds.get_engine().connect() as conn:
             frame = conn.connection.driver_connection.execute(f"SELECT {cols} FROM ({sql}) AS w").df()
-        name = self._validation_name(target, "pandas")
+        name = self._validation_name(target, part)
         batch = self._pandas_ds.add_dataframe_asset(name).add_batch_definition_whole_dataframe("window")
-        suite = self._suite(target.gate.suite, "pandas", expectations)
+        suite = self._suite(target.gate.suite, part, expectations)
         vd = self._ctx.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
-        res = vd.run(batch_parameters={"dataframe": frame}, result_format=self._result_format(keys),
+        res = vd.run(batch_parameters={"dataframe": frame}, result_format=result_format or self._result_format(keys),
                       expectation_parameters=params)
         return {r.expectation_config.meta.get("id"): r for r in res.results}
 
@@ -336,7 +395,7 @@ class GateRunner:
         column = kw.get("column") or (f"{kw['column_A']}, {kw['column_B']}" if "column_A" in kw else None)
         eid = expectation["meta"]["id"]
         base = dict(expectation=eid, expectation_type=expectation["type"], column=column,
-                    notes=expectation["meta"].get("notes"))
+                    notes=expectation["meta"].get("notes"), mostly=mostly(expectation))
         if result is None:
             return ExpectationOutcome(**base, success=False, rows_evaluated=None, unexpected=None, unexpected_percent=None,
                                       error="the expectation produced no result")

@@ -8,6 +8,8 @@ pandas detour as on DuckDB), and outcomes are read by the DuckDB runner's own co
 Not run on Spark: the per-export intake gates (SOP-DATA-01 export intake). They judge the load
 itself (rows quarantined in raw._rejects, contract columns of the loader's tables), which happens
 in DuckDB before the raw zone is written; the raw zone only ever holds rows that passed the loader.
+No quarantine on Spark either: rows a data gate lets through below its tolerance (`mostly`) fail
+the gate there, so the domain is held back rather than built on rows nobody left out.
 """
 from __future__ import annotations
 
@@ -76,6 +78,9 @@ class SparkGateRunner(GateRunner):
         finally:
             frame.unpersist()
         outcomes = [self._outcome(e, results.get(e["meta"]["id"]), rows) for e in raw["expectations"]]
+        for o in outcomes:  # no quarantine writer on Spark: rows below a data gate's tolerance hold the domain back
+            if target.gate.is_data_gate and o.tolerated:
+                o.success, o.error = False, f"{o.unexpected} row(s) below the tolerance: no quarantine on Spark"
         return GateOutcome(target, window_start, window_end if rows else None, rows, outcomes, time.perf_counter() - t0)
 
 

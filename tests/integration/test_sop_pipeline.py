@@ -1,5 +1,7 @@
 """The gates inside real Dagster runs (`kpi run`'s run_job, temp warehouse and instance): a first refresh
-on clean data, then one on data where a data gate fails above its tolerance (SOP-MF-02: manufacturing).
+on clean data, then one on data where a data gate fails above its tolerance (SOP-MF-02: manufacturing;
+one contradicting run among the few of the redelivered day's file, above the suite's `mostly` 0.99).
+Below a tolerance rows are quarantined instead: tests/integration/test_quarantine.py.
 One domain's bad data holds back that domain only: its marts keep the first run's rows, the long KPI table
 and the published snapshot carry every other domain's fresh KPIs and the held domain's last good rows marked
 stale; the dashboard and the console say so. Process gates report WARN and only lower compliance; results
@@ -103,7 +105,12 @@ def test_a_failing_data_gate_holds_back_its_domain_and_the_other_domains_complet
         log = con.execute("SELECT models_blocked, blocked_by FROM ops.sop_refresh_log WHERE run_id = ?",
                           [result.run_id]).fetchall()
         state = dict(con.execute("SELECT mart, held_by FROM ops.kpi_mart_state").fetchall())
+        reason = con.execute("SELECT held_reason FROM ops.kpi_mart_state WHERE mart = 'fct_manufacturing_daily'").fetchone()[0]
+        quarantined = con.execute("SELECT count(*) FROM ops.sop_quarantine WHERE suite = 'sop_mf_02__run_counts'").fetchone()[0]
     assert log[0][0] >= len(held) and "sop_mf_02__run_counts" in log[0][1]
+    # above the tolerance: held back, nothing quarantined; the reason gives the share and the tolerance
+    assert "good_plus_scrap_not_above_total 1 of " in reason and "tolerance 1 % (mostly 0.99)" in reason, reason
+    assert quarantined == 0
     assert state == {m: ("sop_mf_02__run_counts" if m == "fct_manufacturing_daily" else None) for m in state}
     assert len(state) == 7
 
@@ -163,6 +170,7 @@ def test_gate_checks_report_severity_and_the_offending_rows(gated_run):
     rows = {r.data["expectation"]: r.data for r in md["expectations"].value.records}
     assert rows["good_plus_scrap_not_above_total"]["passed"] is False and rows["good_plus_scrap_not_above_total"]["unexpected"] == 1
     assert rows["total_count_not_negative"]["passed"] is True
+    assert "above its tolerance 1 % (mostly 0.99)" in md["summary"].value, md["summary"].value
 
     process_gate = evaluations[("sop/sop_cs_01__ticket_handling", "sop_cs_01__first_response")]
     assert not process_gate.passed and process_gate.severity == dg.AssetCheckSeverity.WARN and not process_gate.blocking

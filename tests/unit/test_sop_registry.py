@@ -78,6 +78,8 @@ def _broken_registry(tmp_path, edit) -> Path:
     (lambda d: d["sops"][1].pop("trigger"), "SOP-CS-02: `trigger` is missing"),
     (lambda d: d["sops"][2]["gates"][0].update(severity="stop"), "SOP-MF-01, gate 1: `severity` must be one of"),
     (lambda d: d["sops"][3].update(last_reviewed="last spring"), "SOP-MF-02: `last_reviewed` must be a date"),
+    (lambda d: d["sops"][5]["gates"][0].update(keys=["spend_date", "platform", "campaign_id"]),
+     "the data gates with a tolerance on staging/stg_ads__ad_spend_daily list different `keys`"),
 ])
 def test_a_broken_registry_names_the_sop_and_the_field(tmp_path, monkeypatch, edit, message):
     from pipelines.sop import registry as registry_module
@@ -95,6 +97,57 @@ def test_a_broken_suite_names_the_file_and_the_expectation(tmp_path):
     path.write_text(json.dumps(suite))
     with pytest.raises(RegistryError, match=r"sop_cs_01__tickets\.json, expectation 2: `meta\.id` 'one_row_per_ticket' appears twice"):
         load_suite(path)
+
+
+def test_the_registry_reads_each_gates_tolerance_from_gx_mostly_in_its_suite(tmp_path, monkeypatch):
+    from pipelines.sop import registry as registry_module
+
+    gates = {g.suite: g for g in REG.gates}
+    timeline = gates["sop_lg_01__shipment_timeline"]
+    assert timeline.tolerance == 0.99 and timeline.quarantines  # mostly 0.99 on both expectations
+    assert gates["sop_cs_01__tickets"].tolerance == 0.99  # the smallest: one_row_per_ticket has no mostly
+    for strict in ("sop_mk_02__fx_coverage", "sop_data_01__export_intake"):  # 1.0, the notes say why
+        assert gates[strict].tolerance == 1.0 and not gates[strict].quarantines
+        assert "No tolerance (mostly 1.0)" in load_suite(gates[strict].suite_path)["notes"]
+    assert gates["sop_lg_01__handling_time"].tolerance == 0.95 and not gates["sop_lg_01__handling_time"].quarantines
+    # the business edits the share in the suite; the registry reads it from there
+    shutil.copytree(EXPECTATIONS_DIR, tmp_path / "expectations")
+    suite_path = tmp_path / "expectations" / "sop_lg_01__shipment_timeline.json"
+    suite = json.loads(suite_path.read_text())
+    suite["expectations"][0]["kwargs"]["mostly"] = 0.995
+    suite["expectations"][1]["kwargs"]["mostly"] = 0.995
+    suite_path.write_text(json.dumps(suite))
+    monkeypatch.setattr(registry_module, "EXPECTATIONS_DIR", tmp_path / "expectations")
+    edited = {g.suite: g for g in load_registry(tmp_path / "expectations" / "sops.yml").gates}
+    assert edited["sop_lg_01__shipment_timeline"].tolerance == 0.995
+    suite["expectations"][0]["kwargs"]["mostly"] = 99
+    suite_path.write_text(json.dumps(suite))
+    with pytest.raises(RegistryError, match=r"shipment_timeline\.json, expectation 1 \(delivered_not_before_shipped\): "
+                                            r"`mostly` must be a share of rows in \(0, 1\], got 99"):
+        load_suite(suite_path)
+
+
+def test_every_model_reading_a_gated_asset_leaves_its_quarantined_rows_out_by_the_gates_keys():
+    """A data gate with a tolerance lets rows through only because the models reading its asset drop
+    them: every non-gate model selecting from that staging model calls macro not_quarantined with the
+    gate's keys (the quarantine's key_columns)."""
+    import re
+
+    models = Path(__file__).resolve().parents[2] / "dbt_project" / "models"
+    keys = {g.asset.split("/")[1]: list(g.keys) for g in REG.gates if g.quarantines}
+    assert "stg_logistics__shipments" in keys
+    readers = 0
+    for path in models.rglob("*.sql"):
+        if "gates" in path.parts:  # the SOP gate views judge every row, quarantined or not
+            continue
+        sql = path.read_text()
+        for model, columns in keys.items():
+            reads = len(re.findall(rf"ref\('{model}'\)", sql))
+            if reads:
+                readers += 1
+                assert sql.count(f"{{{{ not_quarantined('{model}', {columns!r}) }}}}") == reads, (
+                    f"{path.name} reads {model} without not_quarantined('{model}', {columns!r})")
+    assert readers >= len(keys)
 
 
 def test_checks_are_generated_from_the_registry_data_gates_blocking():

@@ -12,6 +12,7 @@ surveys as (
 tickets as (
 
     select * from {{ ref('stg_helpdesk__tickets') }}
+    where {{ not_quarantined('stg_helpdesk__tickets', ['ticket_id']) }}
 
 ),
 

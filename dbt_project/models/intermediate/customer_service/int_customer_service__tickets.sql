@@ -7,12 +7,14 @@ with
 tickets as (
 
     select * from {{ ref('stg_helpdesk__tickets') }}
+    where {{ not_quarantined('stg_helpdesk__tickets', ['ticket_id']) }}
 
 ),
 
 interactions as (
 
     select * from {{ ref('stg_helpdesk__ticket_interactions') }}
+    where {{ not_quarantined('stg_helpdesk__ticket_interactions', ['interaction_id', 'ticket_id']) }}
 
 ),
 

@@ -9,6 +9,7 @@ with
 snapshots as (
 
     select * from {{ ref('stg_logistics__inventory_snapshots') }}
+    where {{ not_quarantined('stg_logistics__inventory_snapshots', ['snapshot_date', 'warehouse_id', 'sku']) }}
 
 ),
 
@@ -21,6 +22,7 @@ shipments as (
 shipment_lines as (
 
     select * from {{ ref('stg_logistics__shipment_lines') }}
+    where {{ not_quarantined('stg_logistics__shipment_lines', ['order_line_id']) }}
 
 ),
 

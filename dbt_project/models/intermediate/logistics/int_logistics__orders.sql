@@ -16,6 +16,7 @@ shipments as (
 shipment_lines as (
 
     select * from {{ ref('stg_logistics__shipment_lines') }}
+    where {{ not_quarantined('stg_logistics__shipment_lines', ['order_line_id']) }}
 
 ),
 
@@ -34,6 +35,7 @@ orders as (
 returns as (
 
     select * from {{ ref('stg_logistics__returns') }}
+    where {{ not_quarantined('stg_logistics__returns', ['return_id', 'order_line_id']) }}
 
 ),
 

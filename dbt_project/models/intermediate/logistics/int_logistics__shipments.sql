@@ -6,6 +6,7 @@ with
 shipments as (
 
     select * from {{ ref('stg_logistics__shipments') }}
+    where {{ not_quarantined('stg_logistics__shipments', ['shipment_id', 'order_id']) }}
 
 ),
 

@@ -11,12 +11,14 @@ with
 runs as (
 
     select * from {{ ref('stg_mes__production_runs') }}
+    where {{ not_quarantined('stg_mes__production_runs', ['run_id', 'line_id']) }}
 
 ),
 
 downtime_events as (
 
     select * from {{ ref('stg_mes__downtime_events') }}
+    where {{ not_quarantined('stg_mes__downtime_events', ['downtime_id', 'run_id']) }}
 
 ),
 

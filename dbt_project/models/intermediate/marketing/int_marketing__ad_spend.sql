@@ -6,6 +6,7 @@ with
 spend as (
 
     select * from {{ ref('stg_ads__ad_spend_daily') }}
+    where {{ not_quarantined('stg_ads__ad_spend_daily', ['campaign_id', 'spend_date', 'platform']) }}
 
 ),
 

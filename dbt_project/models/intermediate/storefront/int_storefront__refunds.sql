@@ -10,6 +10,7 @@ with
 returns as (
 
     select * from {{ ref('stg_logistics__returns') }}
+    where {{ not_quarantined('stg_logistics__returns', ['return_id', 'order_line_id']) }}
 
 ),
 

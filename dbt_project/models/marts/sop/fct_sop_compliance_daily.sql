@@ -22,7 +22,7 @@ checks as (
         sop_id,
         run_id,
         gate_severity,
-        coalesce(success, false) as is_passed,
+        coalesce(success, false) and not (gate_severity = 'block' and coalesce(unexpected, 0) > 0) as is_passed,  -- a quarantined row: not complied
         coalesce(unexpected, 0) as unexpected
 
     from results
