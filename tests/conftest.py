@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import DBT_PROJECT_DIR, Settings
+from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 
@@ -46,6 +46,20 @@ def pytest_collection_modifyitems(config, items):
         if (SLOW_FIXTURES & set(item.fixturenames) or any(item.get_closest_marker(m) for m in SLOW_MARKERS)
                 or item.path.name in SLOW_MODULES):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_dagster_home(tmp_path_factory):
+    """The tests' runs are recorded in an instance of their own (per pytest-xdist worker), with the
+    project's instance config: never in the project's `.dagster/` run history, which `make` exports as
+    DAGSTER_HOME and `make dev` shows. A test about that history points at it itself."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        yield home
 
 
 @pytest.fixture
