@@ -20,72 +20,9 @@ downtime_events as (
 
 ),
 
--- Unplanned stops clipped to their run's window; what lies outside the window is not the run's.
-clipped_stops as (
-
-    select
-        downtime_events.downtime_id,
-        downtime_events.run_id,
-        greatest(downtime_events.started_at, runs.scheduled_start) as stop_start,
-        least(downtime_events.ended_at, runs.scheduled_end) as stop_end
-
-    from downtime_events
-    inner join runs
-        on downtime_events.run_id = runs.run_id
-    where not coalesce(downtime_events.is_planned, false)
-        and downtime_events.started_at < runs.scheduled_end
-        and downtime_events.ended_at > runs.scheduled_start
-
-),
-
--- Overlapping stops merged (gaps and islands): a stop opens a new island when it starts after
--- every earlier stop of the run has ended.
-flagged_stops as (
-
-    select
-        *,
-        case
-            when stop_start > max(stop_end) over (
-                partition by run_id
-                order by stop_start, stop_end, downtime_id
-                rows between unbounded preceding and 1 preceding
-            ) then 1
-            when row_number() over (partition by run_id order by stop_start, stop_end, downtime_id) = 1 then 1
-            else 0
-        end as opens_island
-
-    from clipped_stops
-
-),
-
-islands as (
-
-    select
-        run_id,
-        sum(opens_island) over (
-            partition by run_id
-            order by stop_start, stop_end, downtime_id
-            rows between unbounded preceding and current row
-        ) as island,
-        stop_start,
-        stop_end
-
-    from flagged_stops
-
-),
-
 unplanned_per_run as (
 
-    select
-        run_id,
-        sum({{ dbt.datediff('island_start', 'island_end', 'second') }}) as unplanned_downtime_seconds,
-        count(*) as unplanned_stop_count
-    from (
-        select run_id, island, min(stop_start) as island_start, max(stop_end) as island_end
-        from islands
-        group by run_id, island
-    ) as merged
-    group by run_id
+    {{ unplanned_downtime_per_run('runs', 'downtime_events') }}
 
 ),
 
