@@ -11,6 +11,8 @@ with
 runs as (
 
     select * from {{ ref('stg_mes__production_runs') }}
+    -- a run without its scheduled window has no run date nor time model: in no KPI, counted by warn test stg_mes__production_runs_window_known
+    where scheduled_start is not null and scheduled_end is not null
 
 ),
 
