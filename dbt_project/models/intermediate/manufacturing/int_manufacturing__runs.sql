@@ -49,8 +49,9 @@ final as (
     select
         ---------- ids
         run_id,
-        plant_id,
-        line_id,
+        -- a run without plant or line is counted in the segment `unknown` (a line of its own in dim_production_lines)
+        coalesce(plant_id, 'unknown') as plant_id,
+        coalesce(line_id, 'unknown') as line_id,
         sku,
 
         ---------- strings

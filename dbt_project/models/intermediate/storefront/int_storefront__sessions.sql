@@ -27,7 +27,8 @@ web_events as (
 
     select * from {{ ref('stg_storefront__web_events') }}
     {%- if windowed %}
-    where {{ after_incremental_window_start('occurred_at') }}
+    -- an event without time counts with its session on every run, as on the first
+    where occurred_at is null or {{ after_incremental_window_start('occurred_at') }}
     {%- endif %}
 
 ),
