@@ -9,7 +9,8 @@ it), an order without subtotal and lines (revenue unknown), a delivered shipment
 `shipped_at`, a product without unit cost, an order without customer.
 
 Expected figures are computed by hand below from the fixture's rows (week Mon 2026-11-16 to Sun
-2026-11-22). One `kpi run` is shared by the module (~1-4 min on a busy 2-core machine).
+2026-11-22). One `kpi run` per world is shared by its tests (~1-4 min each on a busy 2-core machine);
+the other worlds (helpdesk_only, plant_mes, ads_only, null_gaps) are described above their fixtures.
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "real_exports" / "e
 KPI = str(Path(sys.executable).with_name("kpi"))
 WEEK = "DATE '2026-11-16' AND DATE '2026-11-22'"
 DELIVERED = {"customers", "products", "orders", "order_lines", "shipments", "shipment_lines"}
+
+# Each world is a pipeline run of its own: not part of the developer run (`-m "not slow"`).
+pytestmark = pytest.mark.slow
 
 
 class World:
