@@ -41,7 +41,7 @@ ticket_interactions = Export(
         col("author_id", "VARCHAR", "Agent or customer id; NULL for system events."),
         col("channel", "VARCHAR", "Channel of the interaction.", allowed=CHANNELS),
         col("is_public", "BOOLEAN", "Visible to the customer (internal notes are not)."),
-        col("event_type", "VARCHAR", "What happened.", allowed=INTERACTION_TYPES),
+        col("event_type", "VARCHAR", "What happened, in the helpdesk's own words; dbt_project/seeds/ticket_event_types.csv maps each to its meaning (the demo's: " + ", ".join(INTERACTION_TYPES) + ")."),
         col("escalation_tier", "VARCHAR", "Tier escalated to (escalated events only), e.g. tier2."),
         col("assignee_id", "VARCHAR", "Agent the ticket was escalated to (escalated events only)."),
     ),

@@ -38,7 +38,7 @@ shipment_lines = Export(
     columns=(
         key("shipment_line_id", "VARCHAR", "Shipment line id."),
         col("shipment_id", "VARCHAR", "Shipment."),
-        col("order_line_id", "VARCHAR", "Order line fulfilled."),
+        col("order_line_id", "VARCHAR", "Order line fulfilled. Required: SOP-LG-01's data gate compares the units shipped with the line's units ordered.", nullable=False),
         col("sku", "VARCHAR", "SKU actually picked and shipped."),
         col("quantity_shipped", "INTEGER", "Units shipped."),
         col("created_at", "TIMESTAMP", "When the line was packed (UTC)."),

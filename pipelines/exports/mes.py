@@ -34,7 +34,7 @@ downtime_events = Export(
     description="Stops of a line during a run, planned or unplanned, with a reason code.",
     columns=(
         key("downtime_id", "VARCHAR", "Downtime event id."),
-        col("run_id", "VARCHAR", "Run during which the line stopped."),
+        col("run_id", "VARCHAR", "Run during which the line stopped. Required: a stop without its run belongs to no run's downtime, and SOP-MF-01's data gate refuses it.", nullable=False),
         col("line_id", "VARCHAR", "Production line."),
         col("started_at", "TIMESTAMP", "Stop start (UTC)."),
         col("ended_at", "TIMESTAMP", "Stop end (UTC)."),

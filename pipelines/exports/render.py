@@ -98,7 +98,30 @@ def contracts_markdown() -> str:
                     f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} | {desc} |"
                 )
             out.append("")
+    out += null_treatments_markdown()
     return "\n".join(out)
+
+
+def null_treatments_markdown() -> list[str]:
+    """The table of what each KPI does with an empty nullable column (pipelines/exports/nulls.py)."""
+    from .nulls import NULL_TREATMENTS
+
+    out = [
+        "## When a value is empty",
+        "",
+        "Every column above with `null: yes` may be empty. What the KPIs do with an empty value, per",
+        "column (declared in `pipelines/exports/nulls.py`; a unit test keeps it to exactly the nullable",
+        "columns). A value the contract allows never stops a refresh: a row left out of a KPI is counted",
+        "by the warn test named here, shown in the run's output.",
+        "",
+        "| column | when empty | KPIs concerned |",
+        "|---|---|---|",
+    ]
+    for (export, column), t in NULL_TREATMENTS.items():
+        kpis = ", ".join(f"`{k}`" for k in t.kpis) or "none"
+        out.append(f"| `{export}.{column}` | {t.treatment} | {kpis} |")
+    out.append("")
+    return out
 
 
 def generated_files() -> dict[Path, str]:

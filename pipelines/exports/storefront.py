@@ -78,7 +78,7 @@ order_lines = Export(
         key("order_line_id", "VARCHAR", "Order line id."),
         col("order_id", "VARCHAR", "Order the line belongs to."),
         col("sku", "VARCHAR", "Product ordered."),
-        col("quantity", "INTEGER", "Units ordered."),
+        col("quantity", "INTEGER", "Units ordered. Required: SOP-LG-01's data gate compares the units shipped with it.", nullable=False),
         col("unit_price", "DECIMAL(18,4)", "Price per unit charged, in the order currency."),
         col("discount_amount", "DECIMAL(18,4)", "Line-level discount, in the order currency."),
         col("created_at", "TIMESTAMP", "When the line was created (UTC)."),

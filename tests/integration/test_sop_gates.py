@@ -47,7 +47,8 @@ def _build_world(root: Path, faults, refresh_gap_hours: float):
     env = {**os.environ, "KPI_WAREHOUSE_PATH": str(warehouse), "KPI_BUSINESS_TIMEZONE": "UTC", "KPI_BASE_CURRENCY": "USD",
            "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
     proc = subprocess.run(
-        [DBT, "run", "--select", "path:models/staging", "path:models/marts/sop/gates", "--project-dir", str(DBT_PROJECT_DIR),
+        [DBT, "build", "--resource-type", "seed", "--resource-type", "model",  # staging reads seeds (ticket_event_types)
+         "--select", "path:seeds", "path:models/staging", "path:models/marts/sop/gates", "--project-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(root / "dbt_target"), "--log-path", str(root / "dbt_logs")],
         env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]

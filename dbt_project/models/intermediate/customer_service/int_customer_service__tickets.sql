@@ -76,7 +76,8 @@ ticket_timeline as (
 
     select
         tickets.ticket_id,
-        tickets.channel,
+        -- a ticket without channel is counted in the 'unknown' channel (warn test stg_helpdesk__tickets_channel_known)
+        coalesce(tickets.channel, 'unknown') as channel,
         tickets.priority,
         tickets.status,
         tickets.category,

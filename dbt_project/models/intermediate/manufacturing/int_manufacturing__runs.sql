@@ -11,7 +11,9 @@ with
 runs as (
 
     select * from {{ ref('stg_mes__production_runs') }}
-    where {{ not_quarantined('stg_mes__production_runs', ['run_id', 'line_id']) }}
+    -- a run without its scheduled window has no run date nor time model: in no KPI, counted by warn test stg_mes__production_runs_window_known
+    where scheduled_start is not null and scheduled_end is not null
+      and {{ not_quarantined('stg_mes__production_runs', ['run_id', 'line_id']) }}
 
 ),
 
@@ -22,72 +24,9 @@ downtime_events as (
 
 ),
 
--- Unplanned stops clipped to their run's window; what lies outside the window is not the run's.
-clipped_stops as (
-
-    select
-        downtime_events.downtime_id,
-        downtime_events.run_id,
-        greatest(downtime_events.started_at, runs.scheduled_start) as stop_start,
-        least(downtime_events.ended_at, runs.scheduled_end) as stop_end
-
-    from downtime_events
-    inner join runs
-        on downtime_events.run_id = runs.run_id
-    where not coalesce(downtime_events.is_planned, false)
-        and downtime_events.started_at < runs.scheduled_end
-        and downtime_events.ended_at > runs.scheduled_start
-
-),
-
--- Overlapping stops merged (gaps and islands): a stop opens a new island when it starts after
--- every earlier stop of the run has ended.
-flagged_stops as (
-
-    select
-        *,
-        case
-            when stop_start > max(stop_end) over (
-                partition by run_id
-                order by stop_start, stop_end, downtime_id
-                rows between unbounded preceding and 1 preceding
-            ) then 1
-            when row_number() over (partition by run_id order by stop_start, stop_end, downtime_id) = 1 then 1
-            else 0
-        end as opens_island
-
-    from clipped_stops
-
-),
-
-islands as (
-
-    select
-        run_id,
-        sum(opens_island) over (
-            partition by run_id
-            order by stop_start, stop_end, downtime_id
-            rows between unbounded preceding and current row
-        ) as island,
-        stop_start,
-        stop_end
-
-    from flagged_stops
-
-),
-
 unplanned_per_run as (
 
-    select
-        run_id,
-        sum({{ dbt.datediff('island_start', 'island_end', 'second') }}) as unplanned_downtime_seconds,
-        count(*) as unplanned_stop_count
-    from (
-        select run_id, island, min(stop_start) as island_start, max(stop_end) as island_end
-        from islands
-        group by run_id, island
-    ) as merged
-    group by run_id
+    {{ unplanned_downtime_per_run('runs', 'downtime_events') }}
 
 ),
 
@@ -112,8 +51,9 @@ final as (
     select
         ---------- ids
         run_id,
-        plant_id,
-        line_id,
+        -- a run without plant or line is counted in the segment `unknown` (a line of its own in dim_production_lines)
+        coalesce(plant_id, 'unknown') as plant_id,
+        coalesce(line_id, 'unknown') as line_id,
         sku,
 
         ---------- strings

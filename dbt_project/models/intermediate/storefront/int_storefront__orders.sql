@@ -57,6 +57,8 @@ dated_orders as (
         {{ business_date('orders.created_at') }} as order_date,
         coalesce(orders.status = 'cancelled' or orders.cancelled_at is not null, false) as is_cancelled
     from orders
+    -- an order without creation time has no order date: in no order KPI, counted by warn test stg_storefront__orders_created_at_known
+    where orders.created_at is not null
 
 ),
 

@@ -2,7 +2,8 @@
 {#- SOP-MF-02 (quality control): one row per production run with
     - its unit counts and good + scrap − total (data gate: counts ≥ 0, good + scrap ≤ total),
     - its performance rate = ideal cycle time × total count ÷ run time, run time = scheduled
-      window − planned downtime − unplanned downtime inside the window (data gate: ≤ 1; a
+      window − planned downtime − unplanned downtime inside the window, overlapping stops once
+      (macro unplanned_downtime_per_run, as int_manufacturing__runs) (data gate: ≤ 1; a
       rate above 1 means the rated cycle time or the counts are wrong),
     - its QC inspections: how many, the smallest sample, failed ones without a recorded
       follow-up (process gate). -#}
@@ -15,24 +16,17 @@ runs as (
 
 ),
 
+downtime_events as (
+
+    select * from {{ ref('stg_mes__downtime_events') }}
+
+),
+
+-- The same merged downtime as int_manufacturing__runs (overlapping stops once): the gate judges
+-- the run time the KPIs report.
 unplanned_downtime as (
 
-    select
-        downtime.run_id,
-        sum(
-            {{ dbt.datediff(
-                'case when downtime.started_at > runs.scheduled_start then downtime.started_at else runs.scheduled_start end',
-                'case when downtime.ended_at < runs.scheduled_end then downtime.ended_at else runs.scheduled_end end',
-                'second') }}
-        ) as unplanned_downtime_seconds
-
-    from {{ ref('stg_mes__downtime_events') }} as downtime
-    inner join runs
-        on downtime.run_id = runs.run_id
-    where not coalesce(downtime.is_planned, false)
-        and downtime.ended_at > runs.scheduled_start
-        and downtime.started_at < runs.scheduled_end
-    group by downtime.run_id
+    {{ unplanned_downtime_per_run('runs', 'downtime_events') }}
 
 ),
 
