@@ -92,9 +92,10 @@ class KpiDbtTranslator(DagsterDbtTranslator):
         return {**metadata, "dagster/code_references": ref}
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
-        # The UI shows the rule of every dbt test, not only its generated name (pipelines/dbt_checks.py).
+        # The UI shows the rule of every dbt test, not only its generated name, and what a failure does
+        # (pipelines/dbt_checks.py); a test's own meta.description is its rule there.
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if spec is None or spec.description:
+        if spec is None:
             return spec
         return dg.AssetCheckSpec(
             name=spec.name, asset=spec.asset_key, additional_deps=spec.additional_deps, blocking=spec.blocking,
