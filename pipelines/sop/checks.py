@@ -134,7 +134,12 @@ def _fmt(value) -> str:
 
 def tolerance_text(e) -> str:
     """The share of rows an expectation may break before its gate fails (GX `mostly`)."""
-    return f"tolerance {100 * (1 - e.mostly):.3g} % (mostly {e.mostly:g})" if e.mostly < 1 else "tolerance 0 % (no mostly)"
+    return f"tolerance {100 * (1 - e.mostly):.3g} % (mostly {e.mostly:g})" if e.mostly < 1 else "tolerance 0 (no mostly in its suite)"
+
+
+def share_text(percent: float) -> str:
+    """A share of rows with three significant digits: 2 of 4460 rows is 0.0448 %, not 0.0 %."""
+    return f"{percent:.3g} %"
 
 
 def breach(outcome: GateOutcome) -> str:
@@ -143,7 +148,7 @@ def breach(outcome: GateOutcome) -> str:
         return f"could not read {outcome.target.relation[:80]}"
     return "; ".join(
         f"{e.expectation} could not run" if e.error or e.unexpected_percent is None else
-        f"{e.expectation} {e.unexpected} of {e.rows_evaluated} rows ({e.unexpected_percent:.1f} %, {tolerance_text(e)})"
+        f"{e.expectation} {e.unexpected} of {e.rows_evaluated} rows ({share_text(e.unexpected_percent)}, {tolerance_text(e)})"
         for e in outcome.failed)
 
 
@@ -161,11 +166,11 @@ def summary(outcome: GateOutcome) -> str:
             continue
         keys = "; ".join(", ".join(f"{k}={v}" for k, v in row.items() if k in outcome.target.keys and v is not None)
                          for row in e.unexpected_keys[:3])
-        share = f" ({e.unexpected_percent:.1f} %, above its {tolerance_text(e)})" if e.unexpected_percent is not None else ""
+        share = f" ({share_text(e.unexpected_percent)}, above its {tolerance_text(e)})" if e.unexpected_percent is not None else ""
         lines.append(f"{e.expectation}: {e.unexpected} of {e.rows_evaluated} rows{share}"
                      + (f", e.g. {keys}" if keys else (f", observed {_fmt(e.observed_value)[:120]}" if e.observed_value else "")))
     for e in outcome.quarantined:
-        share = f" ({e.unexpected_percent:.2f} %)" if e.unexpected_percent is not None else ""
+        share = f" ({share_text(e.unexpected_percent)})" if e.unexpected_percent is not None else ""
         lines.append(f"{e.expectation}: {e.unexpected} of {e.rows_evaluated} rows{share}, within its {tolerance_text(e)}: "
                      f"quarantined, left out of the KPIs (see {QUARANTINE})")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..warehouse import connect, tables
+from .checks import share_text
 from .registry import Registry, registry as default_registry
 from .results import QUARANTINE, held_marts
 
@@ -91,7 +92,7 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                 if r[10]:
                     print_fn(f"          {r[4]}: could not run ({r[10][:120]})")
                 else:
-                    pct = f" ({r[8]:.1f} %)" if r[8] is not None else ""
+                    pct = f" ({share_text(r[8])})" if r[8] is not None else ""
                     sample = _sample(r[9])
                     print_fn(f"          {r[4]}: {r[7]} of {r[6]} rows{pct}" + (f", e.g. {sample}" if sample else ""))
         for (sop_id, suite, asset), n in quarantined.items():

@@ -249,3 +249,19 @@ def test_the_readonly_dialect_keeps_results_after_the_connection_closes_and_refu
     finally:
         plain.dispose()
         ours.dispose()
+
+
+def test_a_breach_names_a_small_share_with_its_digits_and_the_tolerance_it_broke():
+    """2 of 4460 rows is 0.0448 %, not "0.0 %"; an expectation without `mostly` has no tolerance."""
+    import dataclasses
+
+    from pipelines.sop.checks import breach
+    from pipelines.sop.runner import ExpectationOutcome, GateOutcome
+
+    target = next(t for t in load_registry().targets() if t.gate.severity == "block")
+    strict = ExpectationOutcome("no_rows_quarantined", "expect_column_values_to_be_null", "x", False, 4460, 2, 100 * 2 / 4460)
+    tolerant = dataclasses.replace(strict, expectation="within_one_percent", unexpected=60,
+                                   unexpected_percent=100 * 60 / 4460, mostly=0.99)
+    text = breach(GateOutcome(target, None, None, 4460, [strict, tolerant], 0.1))
+    assert "no_rows_quarantined 2 of 4460 rows (0.0448 %, tolerance 0 (no mostly in its suite))" in text, text
+    assert "within_one_percent 60 of 4460 rows (1.35 %, tolerance 1 % (mostly 0.99))" in text, text
