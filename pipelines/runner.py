@@ -7,6 +7,7 @@ throw-away instance.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import logging
@@ -198,7 +199,7 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
     release_dead_writers(instance, log=print_fn)
     t0 = time.perf_counter()
     # dagster-dbt echoes every dbt log line to stdout: keep it in a file, not on the console.
-    with instance, open(run_log, "w") as log_file, contextlib.redirect_stdout(log_file):
+    with instance, open(run_log, "w") as log_file, contextlib.redirect_stdout(log_file), _alerts_to(log_file) as alerts:
         if executor == "celery":
             success, run_id = _run_on_celery(job_name, instance, run_config, {**process_tags(), **tags}, handler)
         else:
@@ -228,6 +229,9 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
                                         tags={**process_tags(), "kpi/trigger": "held_domain", "kpi/after_run": run_id})
                 print_fn(f"  {'published' if published.success else '! publish FAILED'}: the other domains' fresh "
                          f"KPIs (run {published.run_id[:8]})")
+    if alerts:  # each alert is in ops.alerts and the run log; the console gets one line, not its JSON
+        kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(collections.Counter(alerts).items()))
+        print_fn(f"  ! {len(alerts)} alert(s) raised: {kinds} (ops.alerts; each in {run_log})")
     from .compat import release_event_log
 
     release_event_log()  # `kpi` ends with os._exit: leave the run history checkpointed, not in a WAL
@@ -240,6 +244,28 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
         f"{c['checks_passed']} checks passed, {c['checks_failed']} failed (dbt log: {run_log})"
     )
     return success
+
+
+@contextlib.contextmanager
+def _alerts_to(log_file):
+    """The alerts a run raises (pipelines/alerts.py logs each as `ALERT [kind] title {json}`) go to the
+    run log, not to the console between the progress lines; yields the kinds, in order."""
+    kinds: list[str] = []
+
+    class _Kinds(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("ALERT [") and record.args:
+                kinds.append(str(record.args[0]))
+
+    to_file = logging.StreamHandler(log_file)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    alerts_log = logging.getLogger("kpi.alerts")
+    saved = alerts_log.handlers, alerts_log.propagate
+    alerts_log.handlers, alerts_log.propagate = [to_file, _Kinds()], False
+    try:
+        yield kinds
+    finally:
+        alerts_log.handlers, alerts_log.propagate = saved
 
 
 def _check_celery_job(defs, job_name: str) -> None:

@@ -72,3 +72,18 @@ def test_definitions_hold_the_lineage_from_export_file_to_mart():
 
     checks = list(defs.resolve_asset_graph().asset_check_keys)
     assert any(c.asset_key == dg.AssetKey(["marts", "fct_customer_service_daily"]) for c in checks), "dbt tests are checks"
+
+
+def test_the_console_counts_the_runs_alerts_and_the_run_log_holds_each(demo_world):
+    """The first run's KPIs turn off target: each alert is one `ALERT [kind] ...` line of the run log, and the
+    console (what `kpi run` prints) has one line counting them by kind, never their JSON."""
+    import collections
+    import re
+
+    lines = demo_world.run_lines
+    assert not any(line.startswith("ALERT [") for line in lines), lines
+    in_log = re.findall(r"ALERT \[(\w+)\]", (demo_world.settings.warehouse_path.parent / "last_run.log").read_text())
+    assert in_log, "the demo's first run raises kpi_off_target alerts"
+    counted, = [line for line in lines if "alert(s) raised" in line]
+    kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(collections.Counter(in_log).items()))
+    assert f"! {len(in_log)} alert(s) raised: {kinds} (ops.alerts;" in counted, counted
