@@ -1,6 +1,7 @@
 """The KPI dashboard as a person sees it: headless Chromium (Debian's package) over a local HTTP server."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import http.server
 import shutil
@@ -59,6 +60,10 @@ def test_dashboard_shows_a_tile_for_every_kpi(published_demo, served_dashboard):
             svgs = page.locator("article.tile svg.trend").count()
             freshness_rows = page.locator("#freshness tbody tr").count()
             on_time = page.eval_on_selector_all("#freshness tbody tr.on-time td.status", "els => els.map(e => e.textContent)")
+            tile_text = dict(page.eval_on_selector_all(
+                "article.tile", "els => els.map(e => [e.dataset.kpiId, e.querySelector('.value').textContent + ' | ' "
+                "+ e.querySelector('.meta').textContent])"))
+            headings = page.eval_on_selector_all("section.domain h2", "els => els.map(e => e.innerText)")
         finally:
             browser.close()
     assert shown == kpi_ids
@@ -68,3 +73,21 @@ def test_dashboard_shows_a_tile_for_every_kpi(published_demo, served_dashboard):
     assert on_time == ["on time"] * 20, "each export's freshness verdict, all on time just after delivery"
     assert errors == []
     assert (SCREENSHOTS / "dashboard.png").stat().st_size > 10_000
+    assert headings[0] == "Storefront" and "SOP" in headings and "Customer service" in headings, headings
+    assert "on target" in body and "▲ higher is better" in body, "a legend of the status colours and directions"
+
+    # The tiles judge the console's period (the last complete week, Monday to Sunday, re-summed),
+    # not the last single day: recomputed here from the daily components.
+    with connect(published_demo.serving_path, read_only=True) as con:
+        last = con.execute("SELECT max(kpi_date) FROM marts.fct_kpi_daily WHERE domain <> 'sop'").fetchone()[0]
+        sunday = last - dt.timedelta(days=(last.weekday() + 1) % 7)
+        monday = sunday - dt.timedelta(days=6)
+        csat, revenue, revenue_target = con.execute(
+            """SELECT sum(numerator) FILTER (kpi_id = 'cs_csat_rate') / sum(denominator) FILTER (kpi_id = 'cs_csat_rate'),
+                      sum(numerator) FILTER (kpi_id = 'sf_net_revenue_amount'),
+                      7 * any_value(target) FILTER (kpi_id = 'sf_net_revenue_amount')
+               FROM marts.fct_kpi_daily WHERE segment_type = 'all' AND kpi_date BETWEEN ? AND ?""", [monday, sunday]).fetchone()
+    assert f"{monday:%a %Y-%m-%d} to {sunday:%a %Y-%m-%d}" in body
+    assert tile_text["cs_csat_rate"].startswith(f"{csat:.1%} | target 80.0%"), tile_text["cs_csat_rate"]
+    assert tile_text["sf_net_revenue_amount"].startswith(f"{revenue:,.2f} USD | target {revenue_target:,.2f} USD"), \
+        tile_text["sf_net_revenue_amount"]
