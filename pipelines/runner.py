@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -63,7 +64,7 @@ class _ProgressHandler(logging.Handler):
         self._time_steps(event.event_type_value if event is not None else None, step_key, message, at)
         if event is None:
             if level >= logging.WARNING:
-                self.print(f"  ! {step_key or ''} {message or fallback_message}")
+                self.print(f"  ! {step_key or ''} {_skipped_step(message or fallback_message or '')}")
             return
         kind = event.event_type_value
         if kind == "ASSET_MATERIALIZATION":
@@ -80,8 +81,29 @@ class _ProgressHandler(logging.Handler):
                 self.counts["checks_failed"] += 1
                 self.print(f"  ✗ check {ev.asset_key.to_user_string()}:{ev.check_name} failed ({ev.severity.value})")
         elif kind == "STEP_FAILURE":
-            err = event.event_specific_data.error
-            self.print(f"  ✗ step {event.step_key} failed: {err.message.strip() if err else ''}")
+            self.print(f"  ✗ step {event.step_key} failed: {_root_error(event.event_specific_data.error)}")
+
+
+def _root_error(err, max_lines: int = 12) -> str:
+    """The error a step's own code raised (its message names the file, the test, the rows), not
+    Dagster's wrapper around it ("Error occurred while executing op ...")."""
+    if err is None:
+        return ""
+    while err.cause is not None and err.cls_name in ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"):
+        err = err.cause
+    lines = err.message.strip().splitlines()
+    more = f"\n      ... {len(lines) - max_lines} more line(s) in the run log" if len(lines) > max_lines else ""
+    return "\n      ".join(lines[:max_lines]) + more
+
+
+def _skipped_step(message: str) -> str:
+    """Dagster's "Dependencies for step X failed: ['a', 'a', ...]. Not executing." names one upstream
+    step per input: each step once."""
+    m = re.fullmatch(r"Dependencies for step \S+ (failed|were not executed): \[(.*)\]\. Not executing\.", message.strip(), re.S)
+    if not m:
+        return message
+    steps = list(dict.fromkeys(s.strip(" '\"") for s in m.group(2).split(",")))
+    return f"not run: its upstream step(s) {', '.join(steps)} {'failed' if m.group(1) == 'failed' else 'did not run'}"
 
 
 def _instance() -> dg.DagsterInstance:

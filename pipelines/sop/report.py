@@ -81,6 +81,12 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
         checks = f"{comp[2]}/{comp[1]} checks on {comp[0]}" if comp else "no checks"
         review = " (review overdue)" if sop.is_review_overdue(reg.review_interval_days, today) else ""
         print_fn(f"  {sop.id:<12} {rate}  {sop.title[:44]:<44} {checks}{review}")
+        evaluated = {(r[1], r[2]) for r in mine}
+        skipped = [t for t in reg.targets() if t.gate.sop_id == sop.id and (t.gate.suite, t.asset) not in evaluated]
+        if rows and skipped:  # its rate counts only the gates that ran: say which did not
+            print_fn(f"      ? NOT EVALUATED in this run ({len(skipped)} gate(s); their input was not built, see the run "
+                     f"log): " + ", ".join(f"{t.gate.suite} on {t.asset}" for t in skipped[:6])
+                     + (" ..." if len(skipped) > 6 else ""))
         failed: dict[tuple, list] = {}
         for r in mine:
             if not r[5]:

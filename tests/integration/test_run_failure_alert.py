@@ -17,6 +17,10 @@ def test_failed_run_raises_an_alert(settings):
     lines: list[str] = []
     assert not run_job("ingest_exports", print_fn=lines.append)
     assert any("alert raised" in line for line in lines), lines
+    # The console gives the loader's own message (file, missing column), not Dagster's wrapper around it.
+    failed = next(line for line in lines if line.startswith("  ✗ step raw__tickets failed: "))
+    assert "channel" in failed and "tickets" in failed, failed
+    assert "DagsterExecutionStepExecutionError" not in failed and "Error occurred while executing" not in failed, failed
     with connect(settings.warehouse_path, read_only=True) as con:
         kind, title, details = con.execute("SELECT kind, title, details FROM ops.alerts").fetchone()
     assert kind == "run_failure" and "ingest_exports" in title
