@@ -76,6 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     use_project_dagster_home()
     say = _console()
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         ok = run_job(args.job, partitions=args.partition, full_refresh=True if args.full_refresh else None,
                      executor=args.executor, print_fn=say)
@@ -84,7 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     if settings.sop_gates:
-        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say)
+        print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say, run_started=started)
     return 0 if ok else 1
 
 

@@ -41,7 +41,10 @@ def _sample(text: str | None) -> str:
 
 
 def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, print_fn=print,
-                      today: dt.date | None = None, docs_dir: Path | None = None) -> None:
+                      today: dt.date | None = None, docs_dir: Path | None = None,
+                      run_started: dt.datetime | None = None) -> None:
+    """The latest gate results. `run_started` (UTC, naive): the run just made, which may have stopped
+    before its gates: then say so, rather than show an older run's results as if they were its own."""
     reg = reg or default_registry()
     if not Path(warehouse_path).exists():
         print_fn("no warehouse yet: no SOP results")
@@ -52,6 +55,11 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
             print_fn("no SOP gate results yet")
             return
         run_id = latest_run(con)
+        last_checked = con.execute("SELECT max(checked_at) FROM ops.sop_check_results WHERE run_id = ?", [run_id]).fetchone()[0]
+        if run_started is not None and (last_checked is None or last_checked < run_started):
+            print_fn(f"\nSOP gates: none evaluated in this run; the latest results are from run "
+                     f"{run_id[:8] if run_id else '-'} at {str(last_checked)[:16]} UTC (`kpi sop` shows them)")
+            return
         rows = con.execute(
             """SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
                       unexpected_percent, unexpected_sample, error

@@ -61,3 +61,13 @@ def test_the_console_names_causes_once_and_the_gates_it_could_not_evaluate(first
     # SOP-LG-01 reads the orders: its gates on shipments could not run; its rate counts only the rest.
     lg = next(i for i, line in enumerate(sop) if line.strip().startswith("SOP-LG-01"))
     assert "NOT EVALUATED" in sop[lg + 1] and "sop_lg_01__shipment_timeline" in sop[lg + 1], sop
+
+
+def test_a_run_that_evaluated_no_gate_does_not_show_an_older_runs_results_as_its_own(first_refresh):
+    from pipelines.sop.report import print_sop_summary
+
+    settings, _, _, _ = first_refresh
+    later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # a run started after those results
+    lines: list[str] = []
+    print_sop_summary(settings.warehouse_path, print_fn=lines.append, run_started=later)
+    assert len(lines) == 1 and lines[0].startswith("\nSOP gates: none evaluated in this run; the latest results are from run ")
