@@ -79,9 +79,18 @@ class _ProgressHandler(logging.Handler):
                 self.counts["checks_passed"] += 1
             else:
                 self.counts["checks_failed"] += 1
-                self.print(f"  ✗ check {ev.asset_key.to_user_string()}:{ev.check_name} failed ({ev.severity.value})")
+                self.print(f"  ✗ check {ev.asset_key.to_user_string()}:{ev.check_name} failed ({ev.severity.value})"
+                           + _failing_rows(ev.metadata or {}))
         elif kind == "STEP_FAILURE":
             self.print(f"  ✗ step {event.step_key} failed: {_root_error(event.event_specific_data.error)}")
+
+
+def _failing_rows(metadata) -> str:
+    """How many rows a failed check found: dbt's count of a test's failing rows, a gate's unexpected rows."""
+    for key in ("dagster_dbt/failed_row_count", "unexpected_rows"):
+        if key in metadata and metadata[key].value is not None:
+            return f": {metadata[key].value:,} row(s) failing"
+    return ""
 
 
 def _root_error(err, max_lines: int = 12) -> str:

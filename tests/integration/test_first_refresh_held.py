@@ -51,6 +51,7 @@ def test_the_other_domains_kpis_are_published_on_a_first_refresh(first_refresh):
         assert not domains & {"storefront", "marketing"}, "held, and no last good rows yet"
     assert not [line for line in out if line.startswith("  ✗ check marts/")], "no dbt test errors on a held mart"
     assert any("held back: fct_storefront_daily" in line and "none yet" in line for line in out), out
+    assert "  ✗ check raw/orders:sop_data_01__export_intake failed (ERROR): 1 row(s) failing" in out
 
 
 def test_the_console_names_causes_once_and_the_gates_it_could_not_evaluate(first_refresh):
