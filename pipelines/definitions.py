@@ -12,16 +12,24 @@ from .freshness import freshness_checks
 from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
 from .sop import sop_asset_specs, with_sop_metadata
-from .transform import dbt_models, dbt_resource
+from .transform import dbt_group_owner, dbt_models, dbt_resource
+
+
+def _with_platform_owner(assets: list) -> list:
+    """The assets no dbt group or SOP names (the ops tables, serving, the load log) belong to the
+    data platform: the owner of dbt group `core`."""
+    owner = dbt_group_owner("core")
+    return list(dg.map_asset_specs(lambda spec: spec if spec.owners else spec.replace_attributes(owners=[owner]), assets))
+
 
 defs = dg.Definitions(
     # Owners and the GX kind from the SOP registry on the assets its SOPs name (the checks
     # themselves run in the dbt step: data gates block what is downstream of broken data, see
     # pipelines/sop/gating.py); "Open in editor" links to the Python that defines each asset
     # (dbt models link to their SQL through the translator's code references).
-    assets=dg.with_source_code_references(with_sop_metadata(
+    assets=dg.with_source_code_references(_with_platform_owner(with_sop_metadata(
         [*landing_specs, load_log_spec, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]
-    )),
+    ))),
     asset_checks=[freshness_checks],
     jobs=jobs,
     schedules=schedules,

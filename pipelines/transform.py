@@ -51,6 +51,12 @@ def ensure_manifest() -> Path:
     return manifest
 
 
+def dbt_group_owner(group: str) -> str:
+    """The owner's email of a dbt group (dbt_project/models/_groups.yml): who answers for its assets."""
+    groups = json.loads(ensure_manifest().read_text())["groups"].values()
+    return next(g["owner"]["email"] for g in groups if g["name"] == group)
+
+
 class KpiDbtTranslator(DagsterDbtTranslator):
     """Asset keys mirror warehouse layers; groups are the source system (staging) or the domain (marts)."""
 

@@ -1,7 +1,7 @@
 """What the Dagster UI shows about each asset and check: every piece comes from its one home.
 
-Descriptions from the export contracts and the dbt project, owners from the SOP registry
-(expectations/sops.yml, read here on its own), kinds for the UI's icons, groups, code references.
+Descriptions from the export contracts and the dbt project, owners from the dbt groups and the SOP
+registry (dbt_project/models/_groups.yml and expectations/sops.yml, read here on their own), kinds for the UI's icons, groups, code references.
 """
 import fnmatch
 import re
@@ -143,13 +143,33 @@ def _expected_owners(asset_names: list[str]) -> dict[str, set[str]]:
     return expected
 
 
-def test_owners_of_every_asset_come_from_the_sop_registry(graph):
+GROUP_OWNERS = {g["name"]: g["owner"]["email"]
+                for g in yaml.safe_load((DBT_PROJECT_DIR / "models" / "_groups.yml").read_text())["groups"]}
+
+
+def test_owners_of_every_asset_come_from_their_dbt_group_and_the_sop_registry(graph):
+    """A dbt asset's owner is its dbt group's (models/_groups.yml); an asset outside dbt the `core` group's
+    unless an SOP names it; every asset an SOP names has that SOP's owner and team as well."""
+    import json
+
+    from pipelines.transform import ensure_manifest
+
+    nodes = json.loads(ensure_manifest().read_text())["nodes"]
     assets = _assets(graph)
     expected = _expected_owners(sorted(assets))
     assert set(expected) <= set(assets), f"the registry names assets that do not exist: {set(expected) - set(assets)}"
+    for name, node in assets.items():
+        uid = (node.metadata or {}).get("dagster_dbt/unique_id")
+        if uid:
+            expected.setdefault(name, set()).add(GROUP_OWNERS[nodes[uid]["config"]["group"]])
+        elif name not in expected:
+            expected[name] = {GROUP_OWNERS["core"]}
     wrong = {n: (sorted(node.owners), sorted(expected.get(n, set())))
              for n, node in assets.items() if set(node.owners) != expected.get(n, set())}
     assert not wrong, wrong
+    assert all(node.owners for node in assets.values())
+    assert "ecommerce.lead@shop.example" in assets["intermediate/int_storefront__orders"].owners
+    assert assets["serving/kpi_warehouse"].owners == ["data.platform@shop.example"]
     # Every layer an SOP names carries them: landing (SOP-DATA-01's landing/*), raw, staging, gate views, marts.
     for name in ["landing/tickets", "raw/tickets", "staging/stg_helpdesk__tickets",
                  "sop/sop_cs_01__ticket_handling", "marts/fct_customer_service_daily"]:
