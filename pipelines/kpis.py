@@ -187,11 +187,18 @@ def _enriched(held: list, warehouse_path: Path | None) -> list:
                     log.warning("KPI metadata for %s skipped: %s", key, exc)
                     values = {}
                 if values:
-                    event = event.with_metadata({**(event.metadata or {}), **values})
+                    event = event.with_metadata({**(event.metadata or {}), **_shown(values)})
             events.append(event)
     finally:
         con.close()
     return events
+
+
+def _shown(values: dict[str, float]) -> dict[str, float]:
+    """KPI values as the UI shows and plots them: a rate to 4 decimals (0.0285, not 0.02849336455893833),
+    any other unit to 2."""
+    catalog = kpi_catalog()
+    return {k: round(v, 4 if catalog.get(k, {}).get("unit") == "rate" else 2) for k, v in values.items()}
 
 
 def _is_check(event) -> bool:
