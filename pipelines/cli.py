@@ -72,7 +72,7 @@ def _console():
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_job
-    from .sop.report import print_sop_summary
+    from .sop.summary import print_sop_summary
 
     use_project_dagster_home()
     say = _console()
@@ -92,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_sop(args: argparse.Namespace) -> int:
     from .sop.docs import build_site
     from .sop.registry import load_registry
-    from .sop.report import print_sop_summary
+    from .sop.summary import print_sop_summary
 
     settings = get_settings()
     reg = load_registry()  # validates the registry and every suite: an editing mistake is named here
@@ -118,7 +118,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .report import print_kpi_summary
     from .runner import run_job
 
-    from .sop.report import failed_data_gates, print_sop_summary
+    from .sop.summary import failed_data_gates, print_sop_summary
 
     # The demo's KPIs are judged against the demo's targets, a business's against its own (settings.TARGET_SETS).
     os.environ.setdefault("KPI_TARGETS", "demo")

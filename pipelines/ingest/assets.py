@@ -61,7 +61,7 @@ def build_raw_asset(e: Export) -> dg.AssetsDefinition:
         from ..warehouse import connect
 
         if settings.sop_gates:  # the dbt step's gates come next: import GX while this export loads
-            from ..sop.runner import warm_up_in_background
+            from ..sop.gate_runner import warm_up_in_background
 
             warm_up_in_background()
         with connect(settings.warehouse_path) as con:

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from .registry import GateTarget, Registry, Sop, load_suite, registry
-from .runner import GateOutcome
+from .gate_runner import GateOutcome
 
 _ASSET_NAME = re.compile(r"^[a-z_]+(/[a-z0-9_*]+)+$")
 

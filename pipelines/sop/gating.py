@@ -275,7 +275,7 @@ class GatedBuild:
 
     def _runner_(self):
         if self._runner is None:
-            from .runner import GateRunner
+            from .gate_runner import GateRunner
 
             self._runner = GateRunner(self.warehouse_path, now=self.started)
         return self._runner

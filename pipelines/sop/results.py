@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..warehouse import connect, has_table
-from .runner import GateOutcome
+from .gate_runner import GateOutcome
 
 # The ops tables the dbt step writes (layout: macros/sop_ops_tables.sql): their one home in Python.
 RESULTS = "ops.sop_check_results"

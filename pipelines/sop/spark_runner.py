@@ -20,7 +20,7 @@ from typing import Any
 
 from .registry import GateTarget, Registry, load_suite
 from .results import RESULTS, result_rows
-from .runner import GateOutcome, GateRunner, ExpectationOutcome, windowed_sql
+from .gate_runner import GateOutcome, GateRunner, ExpectationOutcome, windowed_sql
 
 _log = logging.getLogger(__name__)
 

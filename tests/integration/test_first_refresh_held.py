@@ -21,7 +21,7 @@ def first_refresh(tmp_path_factory):
     from pipelines.exports.demo import generate_demo_exports
     from pipelines.runner import run_job
     from pipelines.settings import Settings
-    from pipelines.sop.report import print_sop_summary
+    from pipelines.sop.summary import print_sop_summary
 
     root = tmp_path_factory.mktemp("first_refresh_held")
     with pytest.MonkeyPatch.context() as mp:
@@ -65,7 +65,7 @@ def test_the_console_names_causes_once_and_the_gates_it_could_not_evaluate(first
 
 
 def test_a_run_that_evaluated_no_gate_does_not_show_an_older_runs_results_as_its_own(first_refresh):
-    from pipelines.sop.report import print_sop_summary
+    from pipelines.sop.summary import print_sop_summary
 
     settings, _, _, _ = first_refresh
     later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # a run started after those results

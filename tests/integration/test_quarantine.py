@@ -131,7 +131,7 @@ def test_the_check_warns_and_compliance_counts_the_quarantined_rows(quarantined_
 
 
 def test_the_console_names_the_count_and_the_table(quarantined_run):
-    from pipelines.sop.report import print_sop_summary
+    from pipelines.sop.summary import print_sop_summary
 
     settings, result = quarantined_run
     lines: list[str] = []

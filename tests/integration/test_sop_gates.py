@@ -36,7 +36,7 @@ REFRESH_GATE = "sop_mk_02__mart_refresh"
 def _build_world(root: Path, faults, refresh_gap_hours: float):
     from pipelines.exports.demo import generate_demo_exports
     from pipelines.ingest import load_export
-    from pipelines.sop.runner import GateRunner
+    from pipelines.sop.gate_runner import GateRunner
     from pipelines.warehouse import connect
 
     landing, warehouse = root / "landing", root / "warehouse" / "kpi.duckdb"
@@ -137,7 +137,7 @@ def test_a_data_gate_reports_the_keys_of_the_broken_rows(broken):
 def test_thresholds_live_in_the_suites(broken, tmp_path, monkeypatch):
     """Raising the e-mail SLA in the suite JSON (no code) turns the late replies into compliant ones."""
     from pipelines.sop import registry as registry_module
-    from pipelines.sop.runner import GateRunner
+    from pipelines.sop.gate_runner import GateRunner
 
     warehouse, outcomes = broken
     shutil.copytree(registry_module.EXPECTATIONS_DIR, tmp_path / "expectations")
@@ -170,7 +170,7 @@ def test_a_refresh_checks_only_the_rows_it_loaded_and_a_failed_data_gate_keeps_i
     """Watermarks: after results are written, a process gate moves past the rows it judged; a data gate
     that failed judges the same rows again next time (and keeps blocking) until they are replaced."""
     from pipelines.sop.results import watermarks, write_results
-    from pipelines.sop.runner import GateRunner
+    from pipelines.sop.gate_runner import GateRunner
 
     warehouse = tmp_path / "kpi.duckdb"
     shutil.copy(broken[0], warehouse)

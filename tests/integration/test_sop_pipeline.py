@@ -139,7 +139,7 @@ def test_the_long_kpi_table_has_fresh_domains_and_the_held_domains_last_good_row
 
 def test_the_dashboard_and_the_console_say_which_domain_is_stale(gated_run):
     from pipelines.report import print_kpi_summary
-    from pipelines.sop.report import print_sop_summary
+    from pipelines.sop.summary import print_sop_summary
 
     settings, result, _ = gated_run
     held = [line for line in result.lines if "held back: fct_manufacturing_daily" in line]

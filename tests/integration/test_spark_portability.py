@@ -166,7 +166,7 @@ def engines(tmp_path_factory):
         out["full"] = (_duckdb_rows(s, KPI_SQL), _spark_rows(spark, KPI_SQL))
 
         from pipelines.sop.registry import load_registry
-        from pipelines.sop.runner import GateRunner
+        from pipelines.sop.gate_runner import GateRunner
         from pipelines.sop.spark_runner import SparkGateRunner, spark_targets
 
         targets = spark_targets(load_registry())

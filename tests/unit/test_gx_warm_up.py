@@ -1,4 +1,4 @@
-"""Great Expectations is imported in the background while the exports load (pipelines/sop/runner.py).
+"""Great Expectations is imported in the background while the exports load (pipelines/sop/gate_runner.py).
 
 In a fresh interpreter: importing the project does not import GX; the warm-up does, once, and
 the gates' context waits for it instead of importing GX a second time alongside it."""
@@ -11,7 +11,7 @@ import textwrap
 
 SCRIPT = textwrap.dedent("""
     import json, sys, threading
-    from pipelines.sop import runner
+    from pipelines.sop import gate_runner as runner
     before = "great_expectations" in sys.modules
     runner.warm_up_in_background()
     first = runner._warm_up
@@ -42,7 +42,7 @@ RECORD = textwrap.dedent("""
     sys.meta_path.insert(0, Record())
 """)
 GX_THREAD = RECORD + textwrap.dedent("""
-    from pipelines.sop import runner
+    from pipelines.sop import gate_runner as runner
     runner.warm_up_in_background()
     runner._warm_up.join()
     print(json.dumps(sorted(n for n in first.get("gx-warm-up", ()) if n in sys.modules)))

@@ -256,7 +256,7 @@ def test_a_breach_names_a_small_share_with_its_digits_and_the_tolerance_it_broke
     import dataclasses
 
     from pipelines.sop.checks import breach
-    from pipelines.sop.runner import ExpectationOutcome, GateOutcome
+    from pipelines.sop.gate_runner import ExpectationOutcome, GateOutcome
 
     target = next(t for t in load_registry().targets() if t.gate.severity == "block")
     strict = ExpectationOutcome("no_rows_quarantined", "expect_column_values_to_be_null", "x", False, 4460, 2, 100 * 2 / 4460)
