@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from .ops_tables import ALERTS, SCHEMA as OPS
 from .settings import Settings, get_settings
 from .warehouse import connect
 
@@ -58,13 +59,13 @@ def flush_outbox(settings: Settings | None = None, wait_seconds: float = 10.0) -
     pending = [json.loads(line) for line in claimed.read_text().splitlines() if line.strip()]
     try:
         with connect(settings.warehouse_path, wait_seconds=wait_seconds) as con:
-            con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS}")
             con.execute(
-                """CREATE TABLE IF NOT EXISTS ops.alerts (alert_id VARCHAR PRIMARY KEY, raised_at TIMESTAMP,
+                f"""CREATE TABLE IF NOT EXISTS {ALERTS} (alert_id VARCHAR PRIMARY KEY, raised_at TIMESTAMP,
                    kind VARCHAR, severity VARCHAR, title VARCHAR, details JSON, run_id VARCHAR, webhook_delivered BOOLEAN)"""
             )
             con.executemany(
-                "INSERT OR IGNORE INTO ops.alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO {ALERTS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [[a["alert_id"], a["raised_at"], a["kind"], a["severity"], a["title"], json.dumps(a["details"]),
                   a["run_id"], a.get("webhook_delivered")] for a in pending],
             )

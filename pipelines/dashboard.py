@@ -15,6 +15,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from .ops_tables import EXPORT_FRESHNESS, PUBLISH_INFO
 from .report import format_value, kpi_week
 from .sop.results import held_domains
 from .warehouse import connect, tables
@@ -71,7 +72,7 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
         not_delivered = configured_not_delivered(get_settings().exports_config)
     not_computed = kpis_not_computed(not_delivered)
     with connect(serving_file, read_only=True) as con:
-        info = con.execute("SELECT snapshot_id, published_at FROM ops.publish_info").fetchone()
+        info = con.execute(f"SELECT snapshot_id, published_at FROM {PUBLISH_INFO}").fetchone()
         has = tables(con)
         about = {}
         if "marts.dim_kpi" in has:
@@ -96,7 +97,7 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
         held = held_domains(con)
         freshness = con.execute(
             "SELECT system, export, cadence, files_loaded, rows_in_raw, last_loaded_at, newest_data_date, "
-            "max_age_hours, on_time FROM ops.export_freshness ORDER BY system, export").fetchall()
+            f"max_age_hours, on_time FROM {EXPORT_FRESHNESS} ORDER BY system, export").fetchall()
 
     names = {k: v[0] for k, v in about.items()}
     not_computed_html = "".join(

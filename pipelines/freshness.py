@@ -18,6 +18,7 @@ import dagster as dg
 
 from .exports import EXPORTS, Export
 from .ingest import DUCKDB_WRITER_POOL, LOAD_LOG, raw_asset_key
+from .ops_tables import REFRESH_LOG
 from .settings import get_settings
 
 CHECK_NAME = "freshness"
@@ -82,9 +83,9 @@ def evaluate(warehouse_path: Path, now: dt.datetime | None = None, exports: tupl
             existing = tables(con)
             if LOAD_LOG in existing:
                 last_load = dict(con.execute(f"SELECT export, max(loaded_at) FROM {LOAD_LOG} GROUP BY export").fetchall())
-            if "ops.sop_refresh_log" in existing:
+            if REFRESH_LOG in existing:
                 last_refresh = con.execute(
-                    "SELECT max(finished_at) FROM ops.sop_refresh_log WHERE marts_built > 0").fetchone()[0]
+                    f"SELECT max(finished_at) FROM {REFRESH_LOG} WHERE marts_built > 0").fetchone()[0]
     out = [Freshness(raw_asset_key(e), f"{e.cadence} export {e.name}: newest file loaded", last_load.get(e.name),
                      e.expected_max_age_hours, now, delivered is None or e.name in delivered) for e in exports]
     out.append(Freshness(MARTS_KEY, "KPI marts: last refresh finished", last_refresh, mart_max_age_hours(), now))

@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 
 from .exports import EXPORTS
+from .ops_tables import REFRESH_LOG
 from .settings import Settings, get_settings
 
 
@@ -55,9 +56,9 @@ def oldest_date_loaded_since_last_refresh(warehouse_path: Path) -> dt.date | Non
         return None
     with connect(warehouse_path, read_only=True) as con:
         existing = tables(con)
-        if "ops.sop_refresh_log" not in existing:
+        if REFRESH_LOG not in existing:
             return None
-        since = con.execute("SELECT max(started_at) FROM ops.sop_refresh_log").fetchone()[0]
+        since = con.execute(f"SELECT max(started_at) FROM {REFRESH_LOG}").fetchone()[0]
         if since is None:
             return None
         parts = [f"SELECT min(CAST({e.event_date} AS DATE)) AS d FROM raw.{e.name} WHERE _loaded_at >= $since"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .exports import EXPORTS
 from .settings import Settings
-from .sop.results import MART_STATE
+from .ops_tables import EXPORT_FRESHNESS, MART_STATE, PUBLISH_INFO, PUBLISHED_TABLES, SCHEMA as OPS
 from .sql import literal
 from .warehouse import connect, has_table
 
@@ -99,19 +99,19 @@ def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> Publ
             raise RuntimeError(f"nothing to publish: no tables in schema(s) {SERVED_SCHEMAS} of {settings.warehouse_path}")
         con.execute(f"ATTACH {literal(str(tmp))} AS serving (STORAGE_VERSION '{version}', READ_ONLY false)")
         try:
-            for schema in {s for s, _ in tables} | {"ops"}:
+            for schema in {s for s, _ in tables} | {OPS}:
                 con.execute(f"CREATE SCHEMA serving.{schema}")
             for schema, name in tables:
                 # Names come from our own warehouse catalog (dbt models), not from input files.
                 con.execute(f"CREATE TABLE serving.{schema}.{name} AS SELECT * FROM {schema}.{name}")
                 result.tables[f"{schema}.{name}"] = con.execute(f"SELECT count(*) FROM serving.{schema}.{name}").fetchone()[0]
-            con.execute(f"CREATE TABLE serving.ops.export_freshness AS {_export_freshness_sql(on_time)}")
+            con.execute(f"CREATE TABLE serving.{EXPORT_FRESHNESS} AS {_export_freshness_sql(on_time)}")
             if has_table(con, MART_STATE):  # which domains' KPIs are stale, held back by which gate
                 con.execute(f"CREATE TABLE serving.{MART_STATE} AS SELECT * FROM {MART_STATE}")
-            con.execute("CREATE TABLE serving.ops.published_tables (table_name VARCHAR, row_count BIGINT)")
-            con.executemany("INSERT INTO serving.ops.published_tables VALUES (?, ?)", list(result.tables.items()))
+            con.execute(f"CREATE TABLE serving.{PUBLISHED_TABLES} (table_name VARCHAR, row_count BIGINT)")
+            con.executemany(f"INSERT INTO serving.{PUBLISHED_TABLES} VALUES (?, ?)", list(result.tables.items()))
             con.execute(
-                "CREATE TABLE serving.ops.publish_info AS SELECT ? AS snapshot_id, ? AS published_at, ? AS storage_version",
+                f"CREATE TABLE serving.{PUBLISH_INFO} AS SELECT ? AS snapshot_id, ? AS published_at, ? AS storage_version",
                 [snapshot_id, published_at, version],
             )
         finally:

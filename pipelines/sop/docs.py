@@ -21,6 +21,7 @@ import textwrap
 import urllib.parse
 from pathlib import Path
 
+from ..ops_tables import RESULTS
 from ..warehouse import connect, has_table
 from .registry import Registry, Sop, registry as default_registry
 
@@ -127,11 +128,11 @@ def _read(warehouse_path: Path) -> tuple[dict, dict]:
                 "FROM marts.fct_sop_compliance_daily ORDER BY sop_id, kpi_date"
             ).fetchall():
                 compliance.setdefault(sop_id, []).append((day, checks, passed, rate))
-        if has_table(con, "ops.sop_check_results"):
+        if has_table(con, RESULTS):
             for row in con.execute(
-                """SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
+                f"""SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
                           unexpected_percent, unexpected_sample, error, checked_at, run_id
-                   FROM ops.sop_check_results
+                   FROM {RESULTS}
                    QUALIFY dense_rank() OVER (PARTITION BY suite, asset ORDER BY checked_at DESC, run_id DESC) = 1
                    ORDER BY sop_id, suite, asset, expectation"""
             ).fetchall():

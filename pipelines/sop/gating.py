@@ -44,6 +44,7 @@ from typing import Any
 
 import dagster as dg
 
+from ..ops_tables import MART_STATE, REFRESH_LOG
 from .checks import asset_key, breach, check_result
 from .registry import GateTarget, Registry
 
@@ -79,7 +80,7 @@ def refresh_log_spec() -> dg.AssetSpec:
     return dg.AssetSpec(OPS_REFRESH_KEY, group_name="sop", kinds={"duckdb"},
                         description="One row per refresh: models built, KPI marts built, models blocked and by what. "
                                     "Written by the dbt step at its end.",
-                        metadata={"dagster/table_name": "ops.sop_refresh_log"})
+                        metadata={"dagster/table_name": REFRESH_LOG})
 
 
 def mart_state_spec() -> dg.AssetSpec:
@@ -89,7 +90,7 @@ def mart_state_spec() -> dg.AssetSpec:
                         description="One row per KPI mart: when its rows were last built and whether a failed data "
                                     "gate holds it back (gate, reason, since when). fct_kpi_daily marks a held "
                                     "mart's rows stale from it. Written by the dbt step.",
-                        metadata={"dagster/table_name": "ops.kpi_mart_state"})
+                        metadata={"dagster/table_name": MART_STATE})
 
 
 # --- the dbt graph ---------------------------------------------------------------------------

@@ -17,12 +17,7 @@ import pandas as pd
 from ..warehouse import connect, has_table
 from .gate_runner import GateOutcome
 
-# The ops tables the dbt step writes (layout: macros/sop_ops_tables.sql): their one home in Python.
-RESULTS = "ops.sop_check_results"
-REFRESH_LOG = "ops.sop_refresh_log"
-MART_STATE = "ops.kpi_mart_state"
-QUARANTINE = "ops.sop_quarantine"
-OPS_TABLES = (RESULTS, REFRESH_LOG, MART_STATE, QUARANTINE)
+from ..ops_tables import MART_STATE, QUARANTINE, REFRESH_LOG, RESULTS, SOP_OPS_TABLES as OPS_TABLES  # noqa: F401
 KEY_SEPARATOR = "|"  # between the key values of a quarantined row (macro not_quarantined joins them alike)
 
 

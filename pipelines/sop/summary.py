@@ -8,11 +8,11 @@ from pathlib import Path
 from ..warehouse import connect, tables
 from .checks import share_text
 from .registry import Registry, registry as default_registry
-from .results import QUARANTINE, held_marts
+from .results import QUARANTINE, REFRESH_LOG, RESULTS, held_marts
 
 
 def latest_run(con) -> str | None:
-    row = con.execute("SELECT run_id FROM ops.sop_check_results ORDER BY checked_at DESC LIMIT 1").fetchone()
+    row = con.execute(f"SELECT run_id FROM {RESULTS} ORDER BY checked_at DESC LIMIT 1").fetchone()
     return row[0] if row else None
 
 
@@ -21,11 +21,11 @@ def failed_data_gates(warehouse_path: Path, run_id: str | None = None) -> list[s
     if not Path(warehouse_path).exists():
         return []
     with connect(warehouse_path, read_only=True) as con:
-        if "ops.sop_check_results" not in tables(con):
+        if RESULTS not in tables(con):
             return []
         run_id = run_id or latest_run(con)
         return [f"{s}@{a}" for s, a in con.execute(
-            """SELECT suite, asset FROM ops.sop_check_results WHERE run_id = ? AND gate_severity = 'block'
+            f"""SELECT suite, asset FROM {RESULTS} WHERE run_id = ? AND gate_severity = 'block'
                GROUP BY suite, asset HAVING NOT bool_and(coalesce(success, false)) ORDER BY 1, 2""", [run_id]).fetchall()]
 
 
@@ -51,19 +51,19 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
         return
     with connect(warehouse_path, read_only=True) as con:
         existing = tables(con)
-        if "ops.sop_check_results" not in existing:
+        if RESULTS not in existing:
             print_fn("no SOP gate results yet")
             return
         run_id = latest_run(con)
-        last_checked = con.execute("SELECT max(checked_at) FROM ops.sop_check_results WHERE run_id = ?", [run_id]).fetchone()[0]
+        last_checked = con.execute(f"SELECT max(checked_at) FROM {RESULTS} WHERE run_id = ?", [run_id]).fetchone()[0]
         if run_started is not None and (last_checked is None or last_checked < run_started):
             print_fn(f"\nSOP gates: none evaluated in this run; the latest results are from run "
                      f"{run_id[:8] if run_id else '-'} at {str(last_checked)[:16]} UTC (`kpi sop` shows them)")
             return
         rows = con.execute(
-            """SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
+            f"""SELECT sop_id, suite, asset, gate_severity, expectation, success, rows_evaluated, unexpected,
                       unexpected_percent, unexpected_sample, error
-               FROM ops.sop_check_results WHERE run_id = ? ORDER BY sop_id, gate_severity, suite, asset, expectation""",
+               FROM {RESULTS} WHERE run_id = ? ORDER BY sop_id, gate_severity, suite, asset, expectation""",
             [run_id]).fetchall()
         compliance = {}
         if "marts.fct_sop_compliance_daily" in existing:
@@ -78,8 +78,8 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
                 f"""SELECT sop_id, suite, asset, count(DISTINCT key_values) FROM {QUARANTINE}
                     GROUP BY ALL ORDER BY ALL""").fetchall()}
         refresh = None
-        if "ops.sop_refresh_log" in existing:
-            refresh = con.execute("SELECT models_built, marts_built, models_blocked, blocked_by FROM ops.sop_refresh_log "
+        if REFRESH_LOG in existing:
+            refresh = con.execute(f"SELECT models_built, marts_built, models_blocked, blocked_by FROM {REFRESH_LOG} "
                                   "WHERE run_id = ?", [run_id]).fetchone()
     print_fn(f"\nSOP gates — run {run_id[:8] if run_id else '-'}")
     for sop in reg.sops:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -265,3 +266,20 @@ def test_a_breach_names_a_small_share_with_its_digits_and_the_tolerance_it_broke
     text = breach(GateOutcome(target, None, None, 4460, [strict, tolerant], 0.1))
     assert "no_rows_quarantined 2 of 4460 rows (0.0448 %, tolerance 0 (no mostly in its suite))" in text, text
     assert "within_one_percent 60 of 4460 rows (1.35 %, tolerance 1 % (mostly 0.99))" in text, text
+
+
+def test_the_ops_table_names_of_python_are_the_ones_dbt_declares_and_creates():
+    """pipelines/ops_tables.py names the dbt step's ops tables; dbt declares them as source `ops` and
+    creates them (macros/sop_ops_tables.sql): the same four, by the same names."""
+    import yaml
+
+    from pipelines.ops_tables import SCHEMA, SOP_OPS_TABLES
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "sop" / "_sop__sources.yml").read_text())["sources"]
+    ops = next(s for s in sources if s["name"] == "ops")
+    declared = {f"{ops['schema']}.{t['name']}" for t in ops["tables"]}
+    created = set(re.findall(r"create table if not exists (ops\.\w+)",
+                             (DBT_PROJECT_DIR / "macros" / "sop_ops_tables.sql").read_text(), re.I))
+    assert ops["schema"] == SCHEMA
+    assert set(SOP_OPS_TABLES) == created and set(SOP_OPS_TABLES) <= declared, (SOP_OPS_TABLES, created, declared)
