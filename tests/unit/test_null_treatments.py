@@ -6,8 +6,8 @@ is checked here against what `kpi contracts` would write, so table and contracts
 from __future__ import annotations
 
 from pipelines.exports import BY_NAME
-from pipelines.exports.nulls import NULL_TREATMENTS
-from pipelines.exports.render import docs_path, null_treatments_markdown
+from pipelines.exports.nulls import NULL_TREATMENTS, UNMAPPED_TREATMENTS
+from pipelines.exports.render import docs_path, null_treatments_markdown, unmapped_treatments_markdown
 from pipelines.kpis import kpi_catalog
 
 
@@ -37,3 +37,23 @@ def test_the_contracts_page_carries_the_table_row_for_row():
         assert row in page, row
     documented = {line.split("`")[1] for line in page.split("## When a value is empty", 1)[1].splitlines() if line.startswith("| `")}
     assert documented == {f"{export}.{column}" for export, column in _nullable_columns()}
+
+
+def _seed_mapped_columns() -> set[tuple[str, str]]:
+    return {(e.name, c.name) for e in BY_NAME.values() for c in e.columns if c.seed}
+
+
+def test_every_seed_mapped_column_has_an_unmapped_treatment_and_vice_versa():
+    assert set(UNMAPPED_TREATMENTS) == _seed_mapped_columns()
+    catalogue = set(kpi_catalog())
+    for column, t in UNMAPPED_TREATMENTS.items():
+        assert t.treatment.strip() and set(t.kpis) <= catalogue, column
+        assert t.kpis or "read by no KPI" in t.treatment, column
+
+
+def test_the_contracts_page_carries_the_unmapped_table_row_for_row():
+    page = docs_path().read_text()
+    rows = [line for line in unmapped_treatments_markdown() if line.startswith("| `")]
+    assert len(rows) == len(_seed_mapped_columns())
+    for row in rows:
+        assert row in page, row
