@@ -71,6 +71,7 @@ def _console():
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .report import print_unmapped_values
     from .runner import run_job
     from .sop.summary import print_sop_summary
 
@@ -86,6 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     if settings.sop_gates:
         print_sop_summary(settings.warehouse_path, docs_dir=settings.sop_docs_dir, print_fn=say, run_started=started)
+    print_unmapped_values(settings.warehouse_path, print_fn=say)
     return 0 if ok else 1
 
 
@@ -115,7 +117,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .exports.demo import generate_demo_exports
     from .exports.demo_faults import resolve as resolve_faults
-    from .report import print_kpi_summary
+    from .report import print_kpi_summary, print_unmapped_values
     from .runner import run_job
 
     from .sop.summary import failed_data_gates, print_sop_summary
@@ -144,6 +146,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not ok and not (faults and blocked):
         return 1
     print_kpi_summary(settings.warehouse_path, print_fn=say)
+    print_unmapped_values(settings.warehouse_path, print_fn=say)
     if not ok:
         print(f"\n==> the run failed as the injected faults intend: {len(blocked)} data gate(s) stopped the KPI models "
               "downstream of broken data; the other domains were built (see above and the Dagster UI).")

@@ -143,3 +143,48 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=None) -> Non
                  f"{format_value(line.target, line.unit) if line.target is not None else 'no target':>16}  {status}{note}")
     print_fn("\ntargets: yours in dbt_project/seeds/kpi_targets_business.csv (one row per KPI; an empty target = no "
              "target), then `kpi run`; `kpi demo` uses the demo's, dbt_project/seeds/kpi_targets_demo.csv (KPI_TARGETS=demo)")
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    column: str  # export.column
+    seed_file: str  # the seed the business edits
+    test: str  # the warn test that stored the values
+    values: list[tuple[str, int]]  # (value as delivered, rows)
+
+
+AUDIT_SCHEMA = "dbt_test__audit"  # where dbt stores a test's failures (store_failures)
+
+
+def unmapped_values(con) -> list[Unmapped]:
+    """Per seed-mapped contract column, the delivered values its seed has no row for, with their row
+    counts: read from the stored failures of the column's warn test (one row per row it flagged)."""
+    from .exports import EXPORTS
+    from .exports.contract import unmapped_test
+
+    found = []
+    for e in EXPORTS:
+        for c in e.columns:
+            test = unmapped_test(e, c) if c.seed else None
+            if test is None or not has_table(con, f"{AUDIT_SCHEMA}.{test}"):
+                continue
+            values = con.execute(f"SELECT from_field, count(*) FROM {AUDIT_SCHEMA}.{test} GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+            if values:
+                found.append(Unmapped(f"{e.name}.{c.name}", f"dbt_project/seeds/{c.seed}.csv", test, values))
+    return found
+
+
+def print_unmapped_values(warehouse_path: Path, print_fn=None) -> None:
+    """After a run: each vocabulary value without a row in its seed, its rows and the seed to edit."""
+    print_fn = print_fn or print
+    if not Path(warehouse_path).exists():
+        return
+    with connect(warehouse_path, read_only=True) as con:
+        found = unmapped_values(con)
+    if not found:
+        return
+    print_fn("\nvalues not in their seed: kept as delivered, counted as none of the seed's meanings "
+             "(docs/export_contracts.md, 'When a value is not in its seed'); add a row per value, then `kpi run`")
+    for u in found:
+        listed = ", ".join(f"{value} ({rows} row{'s' if rows != 1 else ''})" for value, rows in u.values)
+        print_fn(f"  {u.column:<32} {listed}  -> {u.seed_file}  (warn test {u.test})")

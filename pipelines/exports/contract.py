@@ -25,8 +25,12 @@ class Column:
     required: bool = True
     # Primary-key columns are never nullable; a row with NULL there is rejected.
     nullable: bool = True
-    # Closed set of allowed values, documented and checked by the SOP data gates.
+    # Without `seed`: the values the demo delivers, documented; another value is kept as delivered
+    # (a warn test on the staging model names it). With `seed`: the meanings the KPI logic reads.
     allowed: tuple[str, ...] | None = None
+    # A vocabulary the KPI logic reads through dbt_project/seeds/<seed>.csv (the business edits it:
+    # columns <name>, kpi_<name>): its value as delivered, mapped to one of `allowed`.
+    seed: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -97,11 +101,20 @@ class Export:
         """The name a source system gives one delivery: per day, or one snapshot file."""
         return f"{self.name}_{day}.{self.extension}" if day else f"{self.name}.{self.extension}"
 
+    @property
+    def staging_model(self) -> str:
+        return f"stg_{self.system}__{self.name}"
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
                 return c
         raise KeyError(f"export {self.name} has no column {name!r}")
+
+
+def unmapped_test(export: Export, column: Column) -> str:
+    """Name of the warn test that stores the values of a seed-mapped column without a row in its seed."""
+    return f"{export.staging_model}_{column.name}_in_seed_{column.seed}"
 
 
 def col(name: str, type_: str, description: str, **kw) -> Column:

@@ -1,4 +1,5 @@
-"""What every KPI does with an empty value of each column the export contracts declare nullable.
+"""What every KPI does with an empty value of each column the export contracts declare nullable,
+and with a value its seed does not map (UNMAPPED_TREATMENTS, below).
 
 One row per nullable contract column (a unit test holds the two sets equal): the treatment and
 the KPIs it concerns. `kpi contracts` renders it into docs/export_contracts.md ("When a value is
@@ -93,7 +94,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("ticket_interactions", "author_id"): T(NO_KPI),
     ("ticket_interactions", "channel"): T(NO_KPI + " (tickets are segmented by the ticket's channel)"),
     ("ticket_interactions", "is_public"): T("not public: not a reply the customer saw", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets")),
-    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count; a type without a row in seeds/ticket_event_types.csv likewise, kept as delivered and reported (warn test stg_helpdesk__ticket_interactions_event_type_in_seed_ticket_event_types)", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate")),
+    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate")),
     ("ticket_interactions", "escalation_tier"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("ticket_interactions", "assignee_id"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("csat_responses", "ticket_id"): T("the answer counts in the channel `unknown`", ("cs_csat_rate", "cs_csat_score")),
@@ -181,4 +182,22 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("inventory_snapshots", "on_hand"): T("counted as 0 on hand: the SKU-day is a stockout", ("lg_stockout_rate", "lg_inventory_days_of_supply")),
     ("inventory_snapshots", "reserved"): T("counted as 0 reserved", ("lg_stockout_rate", "lg_inventory_days_of_supply")),
     ("inventory_snapshots", "inbound_on_order"): T(NO_KPI + " (SOP-LG-02 replenishment)"),
+}
+
+
+# What the KPIs do with a value of a seed-mapped column (contract `seed=`) that has no row in its seed:
+# it is kept as delivered, counts as none of the meanings the logic reads, and its warn test
+# (contract.unmapped_test) stores it; `kpi run` prints the values with their row counts and the seed.
+# One row per seed-mapped column (a unit test holds the two sets equal).
+UNMAPPED_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
+    ("orders", "status"): T("not cancelled unless cancelled_at is set: an order like any other", ORDER_KPIS),
+    ("web_events", "event_type"): T("not an add-to-cart: the session does not count as a cart", ("sf_cart_abandonment_rate",)),
+    ("tickets", "status"): T("neither solved nor closed: an open ticket (not solved, left out of resolution time; unanswered once past its channel's SLA without an agent reply)", ("cs_resolution_minutes", "cs_unanswered_tickets")),
+    ("ticket_interactions", "author_role"): T("not an agent: its messages are not agent replies", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets")),
+    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate")),
+    ("shipments", "status"): T(NO_KPI.replace(" (NULL)", "") + " (KPIs read delivered_at and shipped_at; SOP-LG-01: handed to the carrier only when shipped_at is set)"),
+    ("returns", "reason"): T("not a wrong-item, missing-item nor damaged return; still a return", ("lg_return_rate", "lg_order_accuracy_rate", "lg_perfect_order_rate")),
+    ("qc_inspections", "result"): T(NO_KPI.replace(" (NULL)", "") + " (SOP-MF-02: not a failed inspection)"),
+    ("qc_inspections", "follow_up"): T(NO_KPI.replace(" (NULL)", "") + " (SOP-MF-02: a failed inspection without follow-up)"),
+    ("equipment_checks", "result"): T(NO_KPI.replace(" (NULL)", "") + " (SOP-MF-01: not a passed check)"),
 }

@@ -93,13 +93,24 @@ def contracts_markdown() -> str:
                 "|---|---|---|---|---|",
             ]
             for c in e.columns:
-                desc = c.description + (f" One of: {', '.join(c.allowed)}." if c.allowed else "")
+                desc = c.description + vocabulary_note(c)
                 out.append(
                     f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} | {desc} |"
                 )
             out.append("")
     out += null_treatments_markdown()
+    out += unmapped_treatments_markdown()
     return "\n".join(out)
+
+
+def vocabulary_note(c) -> str:
+    """How the contract page states a column's vocabulary: mapped through its seed, or the demo's values."""
+    if c.seed:
+        return (f" Mapped through `dbt_project/seeds/{c.seed}.csv` (the business adds a row per own value) to one of:"
+                f" {', '.join(c.allowed)}; a value without a row is kept as delivered and reported (see below).")
+    if c.allowed:
+        return f" The demo's values: {', '.join(c.allowed)}; another value is kept as delivered (a warn test names it)."
+    return ""
 
 
 def null_treatments_markdown() -> list[str]:
@@ -120,6 +131,33 @@ def null_treatments_markdown() -> list[str]:
     for (export, column), t in NULL_TREATMENTS.items():
         kpis = ", ".join(f"`{k}`" for k in t.kpis) or "none"
         out.append(f"| `{export}.{column}` | {t.treatment} | {kpis} |")
+    out.append("")
+    return out
+
+
+def unmapped_treatments_markdown() -> list[str]:
+    """The table of what each KPI does with a value its seed does not map (pipelines/exports/nulls.py)."""
+    from . import BY_NAME
+    from .contract import unmapped_test
+    from .nulls import UNMAPPED_TREATMENTS
+
+    out = [
+        "## When a value is not in its seed",
+        "",
+        "A column above mapped through a seed is in the business's own words: `dbt_project/seeds/<seed>.csv`",
+        "has one row per value as delivered (trimmed, lower case) and the meaning the KPIs read. A value",
+        "without a row never stops a refresh: it is kept as delivered, counts as none of the meanings, is",
+        "stored by the warn test named here, and `kpi run` prints it with its row count and the seed to edit.",
+        "Add the row and run again.",
+        "",
+        "| column | seed | when not in the seed | KPIs concerned | warn test |",
+        "|---|---|---|---|---|",
+    ]
+    for (export, column), t in UNMAPPED_TREATMENTS.items():
+        e = BY_NAME[export]
+        c = e.column(column)
+        kpis = ", ".join(f"`{k}`" for k in t.kpis) or "none"
+        out.append(f"| `{export}.{column}` | `{c.seed}` | {t.treatment} | {kpis} | `{unmapped_test(e, c)}` |")
     out.append("")
     return out
 

@@ -143,6 +143,28 @@ def test_vocabularies_of_the_shop_are_kept(eu_shop):
     assert "sop_lg_01__carrier_tracking failed" not in run.stdout
 
 
+def test_an_order_status_not_in_its_seed_is_kept_counted_and_shown(eu_shop):
+    """Point 3: #1002's status `partially_refunded` (Shopify's word) has no row in
+    seeds/order_statuses.csv: kept as delivered, an order like any other (its 50 are in net revenue,
+    test_one_currency_without_fx_export), never a reason to stop; `kpi run` names it with its rows
+    and the seed to edit."""
+    world, run, _ = eu_shop
+    with connect(world.warehouse, read_only=True) as con:
+        assert con.execute("SELECT status, status_delivered FROM staging.stg_storefront__orders WHERE order_id = '#1002'"
+                           ).fetchone() == ("partially_refunded", "partially_refunded")
+        assert con.execute("SELECT is_cancelled FROM intermediate.int_storefront__orders WHERE order_id = '#1002'").fetchone() == (False,)
+    assert "stg_storefront__orders_status_in_seed_order_statuses failed (WARN)" in run.stdout
+    assert _unmapped_lines(run) == {
+        "orders.status": "partially_refunded (1 row)  -> dbt_project/seeds/order_statuses.csv  "
+                         "(warn test stg_storefront__orders_status_in_seed_order_statuses)"}
+
+
+def _unmapped_lines(run: subprocess.CompletedProcess) -> dict[str, str]:
+    """The lines `kpi run` ends with: per column, the values not in its seed and the seed to edit."""
+    lines = run.stdout.split("values not in their seed:", 1)[1].splitlines()[1:]
+    return {line.split()[0]: line.split(None, 1)[1].strip() for line in lines if line.startswith("  ") and line.split()}
+
+
 def test_absent_exports_are_not_in_use(eu_shop):
     """Point 4: the exports the shop does not deliver fail no freshness check; an export in use
     that stops arriving still does; the KPIs needing an absent export are named as not computed."""
@@ -197,8 +219,9 @@ def test_the_demo_targets_do_not_judge_a_business(eu_shop):
 
 # --- world `helpdesk_only`: a support team's helpdesk (Zendesk-like), nothing else --------------
 # Channels email, whatsapp (no SLA in seeds/channel_sla.csv), chat; priorities p1-p3; ticket
-# ZD-503 without created_at; event type `merged` (EV-11), which seeds/ticket_event_types.csv does not
-# map. Week Mon 2026-11-16 to Sun 2026-11-22.
+# ZD-503 without created_at; Zendesk's own words that the seeds do not map: event type `merged`
+# (EV-11), ticket status `hold` (ZD-504), author role `end-user` (EV-1, EV-4). Week Mon 2026-11-16
+# to Sun 2026-11-22.
 
 HELPDESK = FIXTURE.parent / "helpdesk_only"
 
@@ -243,6 +266,15 @@ def test_helpdesk_alone_gives_the_customer_service_kpis(helpdesk_only):
         unmapped = {r[0] for r in con.execute(
             "SELECT * FROM dbt_test__audit.stg_helpdesk__ticket_interactions_event_type_in_seed_ticket_event_types").fetchall()}
     assert unmapped == {"merged"}
+    # ZD-504 `hold` and the customers' `end-user`: kept, counted as none of the seeds' meanings (hold
+    # is an open ticket, end-user no agent: the figures above), every unmapped value shown by kpi run.
+    assert _unmapped_lines(run) == {
+        "tickets.status": "hold (1 row)  -> dbt_project/seeds/ticket_statuses.csv  "
+                          "(warn test stg_helpdesk__tickets_status_in_seed_ticket_statuses)",
+        "ticket_interactions.author_role": "end-user (2 rows)  -> dbt_project/seeds/ticket_author_roles.csv  "
+                                           "(warn test stg_helpdesk__ticket_interactions_author_role_in_seed_ticket_author_roles)",
+        "ticket_interactions.event_type": "merged (1 row)  -> dbt_project/seeds/ticket_event_types.csv  "
+                                          "(warn test stg_helpdesk__ticket_interactions_event_type_in_seed_ticket_event_types)"}
     lines = {line.split()[0]: line for line in summary.stdout.splitlines() if line.startswith("  ") and line.split()}
     assert "32.50 min" in lines["cs_first_response_minutes"]
     for kpi_id in ("sf_net_revenue_amount", "mf_oee_rate", "mk_spend_amount", "lg_on_time_delivery_rate"):
@@ -439,3 +471,20 @@ def test_empty_values_are_treated_as_documented(null_gaps):
     with connect(world.warehouse, read_only=True) as con:
         gate = dict(con.execute("SELECT run_id, run_seconds FROM sop.sop_mf_02__runs WHERE run_id IN ('R-1', 'R-2')").fetchall())
     assert {k: float(v) for k, v in gate.items()} == {"R-1": 5400.0, "R-2": 3000.0}
+
+
+def test_runs_without_scheduled_start_are_left_out_of_the_equipment_check_gate(null_gaps):
+    """Point 3 (SOP-MF-01): R-4 has no scheduled_start (the contract allows it): no start to judge a
+    check against, so the process gate leaves it out (counted by the warn test on the run window)
+    instead of a breach. R-1 passes (L-1 shift A checked at 07:30); R-2 (no line) and R-3 (no shift B
+    check) breach."""
+    world, run, _ = null_gaps
+    with connect(world.warehouse, read_only=True) as con:
+        rows = con.execute("""SELECT expectation, rows_evaluated, unexpected, unexpected_sample FROM ops.sop_check_results
+                              WHERE suite = 'sop_mf_01__equipment_checks' ORDER BY expectation""").fetchall()
+    got = {expectation: (evaluated, unexpected) for expectation, evaluated, unexpected, _ in rows}
+    # GX counts the rows with a value: R-1 alone has a passed check to time
+    assert got == {"equipment_check_within_shift": (1, 0), "run_has_passed_equipment_check": (3, 2)}, rows
+    sample = next(r[3] for r in rows if r[0] == "run_has_passed_equipment_check")
+    assert "R-2" in sample and "R-3" in sample and "R-4" not in sample
+    assert "stg_mes__production_runs_window_known failed (WARN)" in run.stdout

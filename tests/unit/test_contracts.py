@@ -36,7 +36,8 @@ def test_unknown_type_is_refused():
         Column("x", "TEXT", "d")
 
 
-def _staging_accepted_values() -> dict[tuple[str, str], list[str]]:
+def _staging_tests(kind: str) -> dict[tuple[str, str], dict]:
+    """(export, column) -> the arguments and config of the staging models' tests of one kind."""
     import yaml
 
     from pipelines.settings import DBT_PROJECT_DIR
@@ -47,13 +48,44 @@ def _staging_accepted_values() -> dict[tuple[str, str], list[str]]:
             export = model["name"].split("__", 1)[1]
             for column in model.get("columns", []):
                 for test in column.get("data_tests", []):
-                    if isinstance(test, dict) and "accepted_values" in test:
-                        found[(export, column["name"])] = test["accepted_values"]["arguments"]["values"]
+                    if isinstance(test, dict) and kind in test:
+                        found[(export, column["name"])] = test[kind]
     return found
 
 
-def test_staging_accepted_values_match_the_contracts():
-    """The allowed values live in the contracts; the dbt tests that check them must agree."""
-    in_dbt = _staging_accepted_values()
-    in_contracts = {(e.name, c.name): list(c.allowed) for e in EXPORTS for c in e.columns if c.allowed}
-    assert in_dbt == in_contracts
+def test_staging_accepted_values_match_the_contracts_and_never_stop_a_refresh():
+    """A descriptive vocabulary (allowed, no seed) is the demo's values: its dbt test agrees with the
+    contract and only warns, so a business's other values are kept and reported."""
+    in_dbt = _staging_tests("accepted_values")
+    in_contracts = {(e.name, c.name): list(c.allowed) for e in EXPORTS for c in e.columns if c.allowed and not c.seed}
+    assert {k: v["arguments"]["values"] for k, v in in_dbt.items()} == in_contracts
+    assert {k: v.get("config", {}).get("severity") for k, v in in_dbt.items()} == {k: "warn" for k in in_contracts}
+
+
+def test_seed_mapped_columns_have_their_seed_and_a_warn_test_storing_unmapped_values():
+    """A vocabulary the logic reads (contract `seed=`): the seed maps the demo's values to themselves,
+    the seed's own test accepts exactly the contract's meanings, and the staging model's warn test
+    (named by contract.unmapped_test, which `kpi run` reads) stores the values without a row."""
+    import csv
+
+    import yaml
+
+    from pipelines.exports.contract import unmapped_test
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    seeds_yml = {s["name"]: s for s in yaml.safe_load((DBT_PROJECT_DIR / "seeds" / "_seeds.yml").read_text())["seeds"]}
+    relationships = _staging_tests("relationships")
+    mapped = [(e, c) for e in EXPORTS for c in e.columns if c.seed]
+    assert len(mapped) == 10
+    for e, c in mapped:
+        with (DBT_PROJECT_DIR / "seeds" / f"{c.seed}.csv").open() as f:
+            rows = list(csv.reader(f))
+        assert rows[0] == [c.name, f"kpi_{c.name}"], c.seed
+        assert {tuple(r) for r in rows[1:]} >= {(v, v) for v in c.allowed}, c.seed
+        kpi_column = next(col for col in seeds_yml[c.seed]["columns"] if col["name"] == f"kpi_{c.name}")
+        accepted = next(t["accepted_values"] for t in kpi_column["data_tests"] if isinstance(t, dict))
+        assert accepted["arguments"]["values"] == list(c.allowed), c.seed
+        test = relationships[(e.name, f"{c.name}_delivered")]
+        assert test["name"] == unmapped_test(e, c)
+        assert (test["config"]["severity"], test["config"]["store_failures"]) == ("warn", True)
+        assert test["arguments"] == {"to": f"ref('{c.seed}')", "field": c.name}

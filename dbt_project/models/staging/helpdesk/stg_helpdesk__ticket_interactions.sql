@@ -17,12 +17,9 @@ renamed as (
         cast(assignee_id as {{ dbt.type_string() }}) as assignee_id,
 
         ---------- strings
-        cast(lower(trim(author_role)) as {{ dbt.type_string() }}) as author_role,
+        {{ vocabulary_columns('author_role', 'ticket_author_roles') }},
         cast(lower(trim(channel)) as {{ dbt.type_string() }}) as channel,
-        -- what the event means to the KPIs, through the business's seed; an event type without a
-        -- row there stays as delivered (counted as none of the seed's meanings, reported by a warn test)
-        cast(coalesce(event_types.kpi_event_type, lower(trim(source.event_type))) as {{ dbt.type_string() }}) as event_type,
-        cast(lower(trim(source.event_type)) as {{ dbt.type_string() }}) as event_type_delivered,
+        {{ vocabulary_columns('event_type', 'ticket_event_types') }},
         cast(lower(trim(escalation_tier)) as {{ dbt.type_string() }}) as escalation_tier,
 
         ---------- booleans
@@ -36,8 +33,8 @@ renamed as (
         _loaded_at
 
     from source
-    left join {{ ref('ticket_event_types') }} as event_types
-        on lower(trim(source.event_type)) = event_types.event_type
+    {{ vocabulary_join('event_type', 'ticket_event_types') }}
+    {{ vocabulary_join('author_role', 'ticket_author_roles') }}
 
 )
 

@@ -19,7 +19,7 @@ renamed as (
         ---------- strings
         cast(lower(trim(channel)) as {{ dbt.type_string() }}) as channel,
         cast(lower(trim(priority)) as {{ dbt.type_string() }}) as priority,
-        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
+        {{ vocabulary_columns('status', 'ticket_statuses') }},
         cast(trim(category) as {{ dbt.type_string() }}) as category,
 
         ---------- timestamps
@@ -32,6 +32,7 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('status', 'ticket_statuses') }}
 
 ),
 

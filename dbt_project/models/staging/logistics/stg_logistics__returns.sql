@@ -17,7 +17,7 @@ renamed as (
         cast(sku as {{ dbt.type_string() }}) as sku,
 
         ---------- strings
-        cast(lower(trim(reason)) as {{ dbt.type_string() }}) as reason,
+        {{ vocabulary_columns('reason', 'return_reasons') }},
         cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
 
         ---------- numerics
@@ -35,6 +35,7 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('reason', 'return_reasons') }}
 
 ),
 

@@ -19,7 +19,7 @@ renamed as (
         ---------- strings
         cast(lower(trim(carrier)) as {{ dbt.type_string() }}) as carrier,
         cast(lower(trim(service_level)) as {{ dbt.type_string() }}) as service_level,
-        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
+        {{ vocabulary_columns('status', 'shipment_statuses') }},
         cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
 
         ---------- numerics
@@ -40,6 +40,7 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('status', 'shipment_statuses') }}
 
 ),
 

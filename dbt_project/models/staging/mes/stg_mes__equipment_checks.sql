@@ -17,7 +17,7 @@ renamed as (
 
         ---------- strings
         cast(upper(trim(shift)) as {{ dbt.type_string() }}) as shift,
-        cast(lower(trim(result)) as {{ dbt.type_string() }}) as result,
+        {{ vocabulary_columns('result', 'mes_results') }},
 
         ---------- dates
         cast(check_date as date) as check_date,
@@ -30,6 +30,7 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('result', 'mes_results') }}
 
 )
 

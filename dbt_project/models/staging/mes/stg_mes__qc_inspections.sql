@@ -16,8 +16,8 @@ renamed as (
         cast(inspector_id as {{ dbt.type_string() }}) as inspector_id,
 
         ---------- strings
-        cast(lower(trim(result)) as {{ dbt.type_string() }}) as result,
-        cast(lower(trim(follow_up)) as {{ dbt.type_string() }}) as follow_up,
+        {{ vocabulary_columns('result', 'mes_results') }},
+        {{ vocabulary_columns('follow_up', 'qc_follow_ups') }},
 
         ---------- numerics
         cast(sample_size as {{ dbt.type_int() }}) as sample_size,
@@ -31,6 +31,8 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('result', 'mes_results') }}
+    {{ vocabulary_join('follow_up', 'qc_follow_ups') }}
 
 )
 

@@ -17,7 +17,7 @@ renamed as (
 
         ---------- strings
         cast(lower(trim(sales_channel)) as {{ dbt.type_string() }}) as sales_channel,
-        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
+        {{ vocabulary_columns('status', 'order_statuses') }},
         cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
 
         ---------- numerics
@@ -40,6 +40,7 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('status', 'order_statuses') }}
 
 ),
 

@@ -17,7 +17,7 @@ renamed as (
         cast(order_id as {{ dbt.type_string() }}) as order_id,
 
         ---------- strings
-        cast(lower(trim(event_type)) as {{ dbt.type_string() }}) as event_type,
+        {{ vocabulary_columns('event_type', 'web_event_types') }},
 
         ---------- numerics
         cast(quantity as {{ dbt.type_int() }}) as quantity,
@@ -30,6 +30,7 @@ renamed as (
         _loaded_at
 
     from source
+    {{ vocabulary_join('event_type', 'web_event_types') }}
 
 )
 
