@@ -107,29 +107,41 @@ def new_export_files(context: dg.SensorEvaluationContext):
     found, refused = _file_signatures(settings.landing_dir)
     for message in refused:
         context.log.warning(message)
-    signatures = {rel: sig for rel, (_, sig) in found.items()}
+    state = _export_states(found)
     if context.cursor is None:
-        context.update_cursor(json.dumps(signatures))
+        context.update_cursor(json.dumps(state))
         return dg.SkipReason(f"baseline: {len(found)} files already in {settings.landing_dir}")
     seen = json.loads(context.cursor)
-    changed: dict[str, list[str]] = {}
-    for rel, (export, signature) in sorted(found.items()):
-        if seen.get(rel) != signature:
-            changed.setdefault(export, []).append(f"{rel}@{signature}")
-    context.update_cursor(json.dumps(signatures))
+    context.update_cursor(json.dumps(state))
+    changed = [export for export in sorted(state) if seen.get(export, {}).get("digest") != state[export]["digest"]]
     if not changed:
         return dg.SkipReason(f"no new or changed files among {len(found)} in {settings.landing_dir}")
     by_name = {e.name: e for e in EXPORTS}
+    requests = []
     # One run per export: a day's delivery is one file per export, and one load handles many.
-    return [
-        dg.RunRequest(
-            run_key=";".join(files)[:500],
+    for export in changed:
+        newest_seen = seen.get(export, {}).get("newest", 0)
+        new = sorted(rel for rel, (e, sig) in found.items() if e == export and int(sig.split("-")[1]) > newest_seen)
+        requests.append(dg.RunRequest(
+            run_key=f"{export}:{state[export]['digest']}",
             asset_selection=[raw_asset_key(by_name[export])],
-            tags={"kpi/trigger": "new_export_file", "kpi/export": export, "kpi/files": str(len(files)),
-                  "kpi/first_file": files[0].split("@")[0][:200]},
-        )
-        for export, files in changed.items()
-    ]
+            tags={"kpi/trigger": "new_export_file", "kpi/export": export, "kpi/files": str(len(new)),
+                  "kpi/first_file": (new[0] if new else "(a file changed or left without a newer time)")[:200]},
+        ))
+    return requests
+
+
+def _export_states(found: dict[str, tuple[str, str]]) -> dict[str, dict]:
+    """Per export: its files' count, newest mtime and a digest of every file's size-mtime. The sensor's
+    cursor: a few lines per export, however many files the landing folder has held."""
+    import hashlib
+
+    by_export: dict[str, list[tuple[str, str]]] = {}
+    for rel, (export, signature) in found.items():
+        by_export.setdefault(export, []).append((rel, signature))
+    return {export: {"files": len(files), "newest": max(int(sig.split("-")[1]) for _, sig in files),
+                     "digest": hashlib.sha1(json.dumps(sorted(files)).encode()).hexdigest()[:16]}
+            for export, files in by_export.items()}
 
 
 @dg.run_failure_sensor(

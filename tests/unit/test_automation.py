@@ -58,3 +58,11 @@ def test_sensor_starts_one_run_per_new_file_and_none_for_files_seen(settings):
         os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
         runs, cursor = _tick(instance, cursor)
         assert [r.tags["kpi/first_file"] for r in runs] == ["helpdesk/tickets/tickets_2026-01-01.csv"]
+
+        # The cursor is a few fields per export, not a list of every file ever delivered (the UI shows it).
+        size = len(cursor)
+        for day in range(3, 31):
+            write_csv(settings.landing_dir, tickets, [], day=f"2026-01-{day:02d}")
+        runs, cursor = _tick(instance, cursor)
+        assert [r.tags["kpi/files"] for r in runs] == ["28"]
+        assert len(cursor) <= size + 2, cursor
