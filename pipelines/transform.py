@@ -66,7 +66,7 @@ class KpiDbtTranslator(DagsterDbtTranslator):
             return super().get_asset_key(dbt_resource_props)  # meta.dagster.asset_key = raw/<export>
         if kind == "seed":
             return dg.AssetKey(["seeds", dbt_resource_props["name"]])
-        if dbt_resource_props.get("schema") == "sop":  # SOP gate views (marts/sop/gates): sop/<view>
+        if dbt_resource_props.get("schema") == "sop":  # SOP gate views (models/sop_gates): sop/<view>
             return dg.AssetKey(["sop", dbt_resource_props["name"]])
         layer = dbt_resource_props["fqn"][1]  # [project, layer, folder, ..., model]
         return dg.AssetKey([layer, dbt_resource_props["name"]])

@@ -48,7 +48,7 @@ def _build_world(root: Path, faults, refresh_gap_hours: float):
            "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
     proc = subprocess.run(
         [DBT, "build", "--resource-type", "seed", "--resource-type", "model",  # staging reads seeds (ticket_event_types)
-         "--select", "path:seeds", "path:models/staging", "path:models/marts/sop/gates", "--project-dir", str(DBT_PROJECT_DIR),
+         "--select", "path:seeds", "path:models/staging", "path:models/sop_gates", "--project-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(root / "dbt_target"), "--log-path", str(root / "dbt_logs")],
         env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]

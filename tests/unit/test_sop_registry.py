@@ -51,7 +51,7 @@ def test_every_suite_is_a_valid_gx_suite_and_every_file_is_used():
 
 
 def test_thresholds_are_in_the_suites_not_in_the_gate_sql():
-    gates_sql = (Path(__file__).resolve().parents[2] / "dbt_project/models/marts/sop/gates")
+    gates_sql = (Path(__file__).resolve().parents[2] / "dbt_project/models/sop_gates")
     for path in gates_sql.glob("*.sql"):
         sql = path.read_text()
         for number in ("1440", " 240", "1.10", "> 48", "<= 5 "):
@@ -139,7 +139,7 @@ def test_every_model_reading_a_gated_asset_leaves_its_quarantined_rows_out_by_th
     assert "stg_logistics__shipments" in keys
     readers = 0
     for path in models.rglob("*.sql"):
-        if "gates" in path.parts:  # the SOP gate views judge every row, quarantined or not
+        if "sop_gates" in path.parts:  # the SOP gate views judge every row, quarantined or not
             continue
         sql = path.read_text()
         for model, columns in keys.items():

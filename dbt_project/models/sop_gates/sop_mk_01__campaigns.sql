@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MK-01 (campaign planning): one row per campaign that has spend, with its plan
     (budget, UTM tag, approval) and its spend so far in the campaign's currency. The process
     gate sop_mk_01__campaign_plans holds the budget tolerance and the approval rule. -#}

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-LG-02 (inventory management): one row per snapshot day × warehouse × active SKU
     (days and warehouses as delivered by the inventory export, SKUs active in the product
     catalogue), with the snapshot if there is one and the SKU's reorder point. Process gate:

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MK-02 (analytics and reporting): one row per refresh that rebuilt KPI marts, with the
     hours since the previous one (process gate: the marts are refreshed at least daily, 26 h
     with slack). The first refresh has no previous one (NULL: nothing to check). -#}

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MF-01 (equipment operation): one row per production run with
     - the minutes it overlaps the previous run on the same line (data gate: none allowed),
     - the latest passed pre-shift equipment check of its line and shift before it started

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MK-02 (analytics and reporting): one row per day of every campaign's flight, up to
     the newest day the ad-spend export covers, and whether the export has the campaign's
     spend row for it (process gate: no gaps). Stamped with the load time of that day's spend

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-CS-02 (escalation): one row per escalation event with its ticket's creation time.
     Data gate sop_cs_02__escalation_times (escalated after the ticket was created); process
     gate sop_cs_02__escalation_handoff (a tier and an assignee named). -#}

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-LG-01 (order fulfilment): one row per paid order that was not cancelled, with the
     hours from payment to its first shipment handed to the carrier, or, while it has not
     shipped, the hours it has waited so far (as of the newest change in the order and

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MK-02 (analytics and reporting): one row per currency × day that an amount of any
     export is dated on, with the age in days of the newest FX rate on or before that day that
     converts the currency (either direction). NULL age: no rate at all (data gate); the gate

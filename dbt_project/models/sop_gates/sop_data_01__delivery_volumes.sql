@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-DATA-01 (export intake): one row per delivered file of each export, with its rows
     loaded and the average of the export's previous 7 files (daily files, named by day, so
     file order is day order). The ratio is NULL until 7 earlier files exist, and for an

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MF-01 (equipment operation): one row per downtime event with the minutes it lies
     outside its run's scheduled window (data gate: none) and its reason code (process gate). -#}
 

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MK-01 (campaign planning): one row per ad-spend row with the campaign export's id
     for it (NULL when the campaign is not in the campaign export: data gate). -#}
 

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-RT-01 (returns processing): one row per return with
     - the value of the returned units: quantity × unit price − the line discount's share for
       those units, in the order's currency (data gate: refund ≤ that value),

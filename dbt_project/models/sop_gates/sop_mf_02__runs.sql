@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-MF-02 (quality control): one row per production run with
     - its unit counts and good + scrap − total (data gate: counts ≥ 0, good + scrap ≤ total),
     - its performance rate = ideal cycle time × total count ÷ run time, run time = scheduled

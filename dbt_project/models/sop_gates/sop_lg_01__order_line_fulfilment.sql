@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-LG-01 (order fulfilment): one row per order line that shipment lines refer to, with
     the quantity ordered and the quantity shipped over all its shipment lines (data gate:
     shipped ≤ ordered; the order line must exist). -#}

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-CS-01 (customer inquiries): one row per ticket with its first public agent reply.
     Validated by the process gate sop_cs_01__first_response (SLA per channel, category on
     solved tickets). The SLA minutes live in the suite, not here. -#}

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-LG-01 (order fulfilment): one row per shipment. Process gate sop_lg_01__carrier_tracking:
     a shipment handed to a carrier names the carrier and a tracking number in the carrier's
     format (regular expressions, in the suite). Only the shipment export: the check runs even

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-LG-01 (order fulfilment): one row per shipment with its order's placing time.
     Data gate sop_lg_01__shipment_timeline: delivered ≥ shipped ≥ order placed. -#}
 

@@ -1,4 +1,3 @@
-{{ config(schema='sop', materialized='view') }}
 {#- SOP-CS-02 (escalation): one row per high or urgent ticket. A ticket that was never
     escalated carries the hours it stayed unsolved (until its last solve, or until the
     helpdesk's as-of time while still open); the gate sop_cs_02__escalation_due holds the
