@@ -38,6 +38,9 @@ SLOW_MODULES = {
     "test_dbt_unit_tests.py",   # every model built empty, then dbt's unit tests
     "test_sop_gates.py",        # a clean and a broken 42-day world, staging and gate views built
     "test_partial_selection.py",  # a demo and a pipeline run per test
+    "test_data_test_window.py",   # a full refresh and nightly runs of a world of its own
+    "test_shell_run_history.py",  # `kpi run` from the shell: a whole pipeline run
+    "test_make_dev.py",           # starts `make dev` (the Dagster webserver and daemon) and stops it
 }
 
 
