@@ -46,10 +46,11 @@ bench: setup
 	$(BIN)/kpi bench --scale $(or $(SCALE),1) --days $(or $(DAYS),90) $(if $(INCREMENTAL_CMD),--incremental-cmd "$(INCREMENTAL_CMD)")
 
 # The test files run side by side, one pytest-xdist worker per core (a file's tests stay on one worker, so a
-# module's shared world is built once); TEST_WORKERS=0 runs them in this process. The 30 slowest are listed.
+# module's shared world is built once), handed out longest first in the order tests/conftest.py sorts them
+# (--no-loadscope-reorder: not by test count); TEST_WORKERS=0 runs them in this process. The 30 slowest are listed.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: setup browser redis
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30
 
 # SIGTERM or Ctrl-C: dagster dev gets an interrupt and DEV_GRACE seconds to stop; what is left of its
 # process group (a webserver waiting on an open browser tab, code servers) is then killed. `set -m`:

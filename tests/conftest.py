@@ -1,5 +1,6 @@
 """Shared fixtures: a temp warehouse and landing folder per test (`settings`), and the worlds built once
-per session and read by many tests (`demo_world`: copy it before changing it, `copy_of`)."""
+per test run (shared by the pytest-xdist workers) and read by many tests (`demo_world`: copy it before
+changing it, `copy_of`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -36,9 +37,22 @@ SLOW_MODULES = {
     "test_bench.py",            # `kpi bench`: the pipeline twice, the DuckDB floor and the pandas baseline
     "test_dbt_unit_tests.py",   # every model built empty, then dbt's unit tests
     "test_sop_gates.py",        # a clean and a broken 42-day world, staging and gate views built
-    "test_sop_pipeline.py",     # a 42-day faulted demo through a whole Dagster run
     "test_partial_selection.py",  # a demo and a pipeline run per test
+    "test_data_test_window.py",   # a full refresh and nightly runs of a world of its own
+    "test_shell_run_history.py",  # `kpi run` from the shell: a whole pipeline run
+    "test_make_dev.py",           # starts `make dev` (the Dagster webserver and daemon) and stops it
 }
+
+
+# `make test` (pytest-xdist, --dist loadfile --no-loadscope-reorder) hands the files to its workers in
+# collection order, each to the next idle worker: the longest files go first, so that no worker starts one
+# of them when the other is nearly done (longest-processing-time-first). Every other file keeps its order after.
+LONGEST_FIRST = (
+    "test_spark_portability.py", "test_real_exports.py", "test_incremental.py", "test_bench.py",
+    "test_celery_executor.py", "test_quarantine.py", "test_sop_pipeline.py", "test_concurrent_runs.py",
+    "test_dagster_ui_browser.py", "test_serving.py", "test_crash_recovery.py", "test_shell_run_history.py",
+    "test_partial_selection.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -46,6 +60,8 @@ def pytest_collection_modifyitems(config, items):
         if (SLOW_FIXTURES & set(item.fixturenames) or any(item.get_closest_marker(m) for m in SLOW_MARKERS)
                 or item.path.name in SLOW_MODULES):
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests stay together, in order
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,6 +122,8 @@ def write_csv(landing_dir: Path, export, rows: list[dict], *, day: str | None = 
 
 
 DEMO_END = __import__("datetime").date(2026, 3, 31)
+# `demo_world`'s exports: a test that delivers them again (changed) generates with these.
+DEMO_EXPORTS = {"days": 14, "scale": 0.2, "seed": 3, "end_date": DEMO_END}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,21 +135,53 @@ class DemoWorld:
     run_lines: list[str]
 
 
-@pytest.fixture(scope="session")
-def demo_world(tmp_path_factory) -> DemoWorld:
-    """A small demo (14 days) run once per session through the whole pipeline and published. Treat it
-    as read-only: a test that changes it must copy it first (see `copy_of`)."""
-    from pipelines.exports.demo import generate_demo_exports
-    from pipelines.runner import run_job
+def _built_once(tmp_path_factory, name: str, build) -> tuple[Path, dict]:
+    """`build(root)` once per test run, also when pytest-xdist runs the session in several worker processes
+    (xdist's docs: a session fixture is per worker; share it through a file lock). The first worker to ask
+    builds into a folder every worker sees; the others wait on the lock and read the JSON it returned."""
+    import fcntl
+    import json
+    import shutil
 
-    root = tmp_path_factory.mktemp("published_demo")
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's temp folder: the workers' own folders are in it
+    root, built = base / name, base / name / "built.json"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when the build raises
+        if not built.exists():
+            shutil.rmtree(root, ignore_errors=True)  # what a worker's failed build left
+            root.mkdir()
+            built.write_text(json.dumps(build(root)))
+        return root, json.loads(built.read_text())
+
+
+def _settings_of(root: Path) -> Settings:
     with pytest.MonkeyPatch.context() as mp:
         for k, v in _demo_env(root).items():
             mp.setenv(k, v)
-        written = generate_demo_exports(root / "landing", days=14, scale=0.2, seed=3, end_date=DEMO_END, progress=None)
-        lines: list[str] = []
-        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
-        return DemoWorld(Settings.from_env(), written, lines)
+        return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory) -> DemoWorld:
+    """A small demo (14 days) run once per test run (all xdist workers) through the whole pipeline and
+    published. Treat it as read-only: a test that changes it must copy it first (see `copy_of`)."""
+
+    def build(root: Path) -> dict:
+        from pipelines.exports.demo import generate_demo_exports
+        from pipelines.runner import run_job
+
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in _demo_env(root).items():
+                mp.setenv(k, v)
+            written = generate_demo_exports(root / "landing", **DEMO_EXPORTS, progress=None)
+            lines: list[str] = []
+            assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+            return {"written": written, "run_lines": lines}
+
+    root, built = _built_once(tmp_path_factory, "published_demo", build)
+    return DemoWorld(_settings_of(root), built["written"], built["run_lines"])
 
 
 @pytest.fixture(scope="session")
@@ -143,15 +193,19 @@ def published_demo(demo_world) -> Settings:
 @pytest.fixture(scope="session")
 def published_demo_rerun(demo_world, tmp_path_factory) -> DemoWorld:
     """A copy of `demo_world` after a second `refresh_all` over the same exports (read-only): one rerun
-    per session for every test about what a rerun changes."""
-    from pipelines.runner import run_job
+    per test run for every test about what a rerun changes."""
 
-    root = tmp_path_factory.mktemp("published_demo_rerun")
-    with pytest.MonkeyPatch.context() as mp:
-        settings = copy_of(demo_world.settings, root, mp)
-        lines: list[str] = []
-        assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
-        return DemoWorld(settings, demo_world.written, lines)
+    def build(root: Path) -> dict:
+        from pipelines.runner import run_job
+
+        with pytest.MonkeyPatch.context() as mp:
+            copy_of(demo_world.settings, root, mp)
+            lines: list[str] = []
+            assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
+            return {"run_lines": lines}
+
+    root, built = _built_once(tmp_path_factory, "published_demo_rerun", build)
+    return DemoWorld(_settings_of(root), demo_world.written, built["run_lines"])
 
 
 def _demo_env(root: Path) -> dict[str, str]:

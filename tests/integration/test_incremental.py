@@ -18,7 +18,7 @@ from pipelines.exports import BY_NAME, EXPORTS
 from pipelines.settings import Settings
 
 END = dt.date(2026, 3, 20)
-DAYS = 20
+DAYS = 12  # the days before the nights cover the corrected day, far behind the lookback
 NIGHTS = [END - dt.timedelta(days=1), END]  # delivered one by one after the first full refresh
 CORRECTED_DAY = END - dt.timedelta(days=9)  # far behind the 3-day lookback of the last night
 
@@ -74,12 +74,12 @@ def _rows(warehouse: Path, sql: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
-    """20 demo days: the first 18 by a full refresh, then one nightly partition run per new day."""
+    """12 small demo days: the first 10 by a full refresh, then one nightly partition run per new day."""
     from pipelines.exports.demo import generate_demo_exports
 
     root = tmp_path_factory.mktemp("nightly")
     src = root / "exports"
-    generate_demo_exports(src, days=DAYS, scale=0.2, seed=11, end_date=END, progress=None)
+    generate_demo_exports(src, days=DAYS, scale=0.1, seed=11, end_date=END, progress=None)
     with pytest.MonkeyPatch.context() as mp:
         for k, v in _env(root).items():
             mp.setenv(k, v)

@@ -17,7 +17,7 @@ import pytest
 from pipelines.settings import Settings
 from pipelines.warehouse import connect
 from tests.conftest import DEMO_END as END
-from tests.conftest import copy_of
+from tests.conftest import DEMO_EXPORTS, copy_of
 
 
 def _tables(path: Path, schema: str) -> dict[str, int]:
@@ -95,7 +95,8 @@ def test_readers_see_old_or_new_snapshot_never_a_mix(published_demo, tmp_path, m
     try:
         time.sleep(1.0)
         # A new day of exports arrives; a full refresh and publish run while the readers read.
-        generate_demo_exports(served.landing_dir, days=15, scale=0.2, seed=3, end_date=END + dt.timedelta(days=1), progress=None)
+        generate_demo_exports(served.landing_dir, **{**DEMO_EXPORTS, "days": 15, "end_date": END + dt.timedelta(days=1)},
+                              progress=None)
         lines: list[str] = []
         assert run_job("refresh_all", print_fn=lines.append), "\n".join(lines)
         time.sleep(1.0)

@@ -1,6 +1,7 @@
-"""The gates inside real Dagster runs (`kpi run`'s run_job, temp warehouse and instance): a first refresh
-on clean data, then one on data where a data gate fails above its tolerance (SOP-MF-02: manufacturing;
-one contradicting run among the few of the redelivered day's file, above the suite's `mostly` 0.99).
+"""The gates inside real Dagster runs (`kpi run`'s run_job, temp warehouse and instance): the session's demo
+world (a first refresh on clean data, tests/conftest.py), then on a copy of it one on the same exports where a
+data gate fails above its tolerance (SOP-MF-02: manufacturing; one contradicting run among the few of the
+redelivered day's file, above the suite's `mostly` 0.99).
 Below a tolerance rows are quarantined instead: tests/integration/test_quarantine.py.
 One domain's bad data holds back that domain only: its marts keep the first run's rows, the long KPI table
 and the published snapshot carry every other domain's fresh KPIs and the held domain's last good rows marked
@@ -9,7 +10,6 @@ land in ops.sop_check_results and marts.fct_sop_compliance_daily; the SOP site i
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 from types import SimpleNamespace
 
@@ -18,10 +18,8 @@ import pytest
 
 from pipelines.sop.registry import load_registry
 from pipelines.warehouse import connect
-from tests.conftest import _demo_env
+from tests.conftest import DEMO_EXPORTS, copy_of
 
-END = dt.date(2026, 3, 31)
-DAYS, SCALE, SEED = 42, 0.4, 7  # as tests/integration/test_sop_gates.py: every gate passes on this clean data
 FAULTS = ["counts_contradict", "late_first_responses"]  # SOP-MF-02 data gate, SOP-CS-01 process gate
 REGISTRY = load_registry()
 KPI_ROWS = ("SELECT kpi_id, domain, kpi_date, segment_type, segment, numerator, denominator, is_stale, stale_gate, "
@@ -34,33 +32,31 @@ def _kpi_rows(path) -> dict[tuple, tuple]:
 
 
 @pytest.fixture(scope="module")
-def gated_run(tmp_path_factory):
+def gated_run(demo_world, tmp_path_factory):
     from pipelines.exports.demo import generate_demo_exports
     from pipelines.runner import run_job
-    from pipelines.settings import Settings
 
     root = tmp_path_factory.mktemp("sop_gated_run")
     with pytest.MonkeyPatch.context() as mp:
-        for k, v in _demo_env(root).items():
-            mp.setenv(k, v)
-        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))  # the runs' events, read back below
-        settings = Settings.from_env()
-        generate_demo_exports(root / "landing", days=DAYS, scale=SCALE, seed=SEED, end_date=END, progress=None)
-        first: list[str] = []
-        assert run_job("refresh_all", print_fn=first.append), "\n".join(first)
+        settings = copy_of(demo_world.settings, root, mp)
+        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))  # the second run's events, read back below
         before = _kpi_rows(settings.warehouse_path)
+        with connect(settings.warehouse_path, read_only=True) as con:
+            [(first_run_id,)] = con.execute("SELECT DISTINCT built_run_id FROM ops.kpi_mart_state").fetchall()
+        assert any(line.startswith(f"run {first_run_id[:8]} succeeded") for line in demo_world.run_lines), \
+            "the marts were built by the demo world's (clean) first run"
         # The same exports delivered again, two of them with SOP breaches (files rewritten: reloaded).
-        generate_demo_exports(root / "landing", days=DAYS, scale=SCALE, seed=SEED, end_date=END, progress=None, faults=FAULTS)
+        generate_demo_exports(settings.landing_dir, **DEMO_EXPORTS, progress=None, faults=FAULTS)
         lines: list[str] = []
         ok = run_job("refresh_all", print_fn=lines.append)
         from pipelines.definitions import defs
 
         instance = dg.DagsterInstance.get()
         runs = instance.get_runs()  # newest first
-        refresh, first_refresh = [r for r in runs if r.job_name == "refresh_all"]
+        [refresh] = [r for r in runs if r.job_name == "refresh_all"]
         events = [e.dagster_event for e in instance.all_logs(refresh.run_id) if e.dagster_event is not None]
         yield settings, SimpleNamespace(success=ok, all_events=events, lines=lines, before=before, runs=runs,
-                                        run_id=refresh.run_id, first_run_id=first_refresh.run_id), defs
+                                        run_id=refresh.run_id, first_run_id=first_run_id), defs
         instance.dispose()
 
 
