@@ -41,6 +41,7 @@ SLOW_MODULES = {
     "test_data_test_window.py",   # a full refresh and nightly runs of a world of its own
     "test_shell_run_history.py",  # `kpi run` from the shell: a whole pipeline run
     "test_make_dev.py",           # starts `make dev` (the Dagster webserver and daemon) and stops it
+    "test_first_refresh_held.py",  # a 7-day world of its own through a whole pipeline run
 }
 
 
