@@ -168,6 +168,10 @@ SHARED_WITH_DAGSTER = ("sqlalchemy", "sqlalchemy.orm", "sqlalchemy.dialects.sqli
                        "sqlite3", "attr", "greenlet", "markupsafe", "tqdm", "tqdm.std", "tqdm.cli", "tqdm.gui",
                        "tqdm.version", "zstandard", "configparser", "colorsys", "unicodedata", "gc",
                        "importlib.readers", "importlib.resources.readers")
+# Modules whose import swaps logging's global logger class for a moment (pyspark's PySparkLogger.getLogger,
+# reached through GX when pyspark is installed): a Dagster logger created in that moment by another thread
+# is a PySparkLogger and the step dies (TypeError: unexpected keyword argument 'level'). Imported first too.
+SWAP_LOGGER_CLASS = ("pyspark.errors.exceptions.base", "pyspark.sql.connect.logging")
 
 
 def _import_gx() -> None:
@@ -183,7 +187,7 @@ def warm_up_in_background() -> None:
     themselves: one thread at a time imports it."""
     global _warm_up
     if _warm_up is None:
-        for module in SHARED_WITH_DAGSTER:
+        for module in (*SHARED_WITH_DAGSTER, *SWAP_LOGGER_CLASS):
             if importlib.util.find_spec(module.split(".")[0]) is not None:  # zstandard, greenlet: not in every install
                 importlib.import_module(module)
         _warm_up = threading.Thread(target=_import_gx, name="gx-warm-up", daemon=True)

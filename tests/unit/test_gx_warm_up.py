@@ -67,3 +67,20 @@ def test_the_warm_up_thread_imports_nothing_a_dagster_step_imports_itself():
     that, sqlalchemy.* (and tqdm, attr, ...) are in both sets and this fails."""
     shared = _first_imports(GX_THREAD) & _first_imports(DAGSTER_STEP)
     assert not shared, f"imported by both the GX warm-up thread and a Dagster step: {sorted(shared)[:20]}"
+
+
+def test_the_warm_up_thread_never_swaps_the_logger_class_under_a_running_step():
+    """pyspark (which GX imports when installed) sets logging's logger class for a moment while it
+    creates its loggers; a Dagster step creating its own logger in that moment got a PySparkLogger and
+    died. The warm-up thread imports no module that calls setLoggerClass (or pyspark's getLogger)."""
+    import importlib.util
+
+    swapping = []
+    for name in _first_imports(GX_THREAD):
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        if origin and origin.endswith(".py") and name != "pyspark.logger.logger":
+            text = open(origin, encoding="utf-8", errors="replace").read()
+            if "setLoggerClass(" in text or "PySparkLogger.getLogger(" in text:
+                swapping.append(name)
+    assert not swapping, f"imported by the GX warm-up thread, each swaps the logger class: {swapping}"
