@@ -24,6 +24,7 @@ from .settings import Settings, get_settings
 from .warehouse import connect
 
 log = logging.getLogger("kpi.alerts")
+ALERT_KIND = "alert_kind"  # the attribute of an alert's log record that carries its kind (runner._alerts_to)
 WEBHOOK_ENV = "KPI_ALERT_WEBHOOK_URL"
 
 
@@ -93,7 +94,8 @@ def _post_webhook(url: str, payload: dict) -> bool:
 
 def send_alert(alert: Alert, settings: Settings | None = None, *, lock_wait_seconds: float = 10.0) -> Alert:
     settings = settings or get_settings()
-    log.error("ALERT [%s] %s %s", alert.kind, alert.title, json.dumps(alert.details, default=str))
+    log.error("ALERT [%s] %s %s", alert.kind, alert.title, json.dumps(alert.details, default=str),
+              extra={ALERT_KIND: alert.kind})
     url = os.environ.get(WEBHOOK_ENV)
     record = asdict(alert)
     record["webhook_delivered"] = _post_webhook(url, alert.slack_payload()) if url else None

@@ -77,8 +77,8 @@ def export_freshness_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
     return dg.RunRequest(tags={"kpi/trigger": "freshness_schedule"})
 
 
-def _file_signatures(landing_dir) -> tuple[dict[str, tuple[str, str]], list[str]]:
-    """{relative path: (export, size-mtime)} for every landing file; refused files reported apart."""
+def _file_signatures(landing_dir) -> tuple[dict[str, tuple[str, int, int]], list[str]]:
+    """{relative path: (export, size, mtime_ns)} for every landing file; refused files reported apart."""
     found, refused = {}, []
     for e in EXPORTS:
         try:
@@ -88,7 +88,7 @@ def _file_signatures(landing_dir) -> tuple[dict[str, tuple[str, str]], list[str]
             continue
         for p in files:
             st = p.stat()
-            found[p.relative_to(landing_dir.resolve()).as_posix()] = (e.name, f"{st.st_size}-{st.st_mtime_ns}")
+            found[p.relative_to(landing_dir.resolve()).as_posix()] = (e.name, st.st_size, st.st_mtime_ns)
     return found, refused
 
 
@@ -121,7 +121,7 @@ def new_export_files(context: dg.SensorEvaluationContext):
     # One run per export: a day's delivery is one file per export, and one load handles many.
     for export in changed:
         newest_seen = seen.get(export, {}).get("newest", 0)
-        new = sorted(rel for rel, (e, sig) in found.items() if e == export and int(sig.split("-")[1]) > newest_seen)
+        new = sorted(rel for rel, (e, _, mtime) in found.items() if e == export and mtime > newest_seen)
         requests.append(dg.RunRequest(
             run_key=f"{export}:{state[export]['digest']}",
             asset_selection=[raw_asset_key(by_name[export])],
@@ -131,15 +131,15 @@ def new_export_files(context: dg.SensorEvaluationContext):
     return requests
 
 
-def _export_states(found: dict[str, tuple[str, str]]) -> dict[str, dict]:
+def _export_states(found: dict[str, tuple[str, int, int]]) -> dict[str, dict]:
     """Per export: its files' count, newest mtime and a digest of every file's size-mtime. The sensor's
     cursor: a few lines per export, however many files the landing folder has held."""
     import hashlib
 
-    by_export: dict[str, list[tuple[str, str]]] = {}
-    for rel, (export, signature) in found.items():
-        by_export.setdefault(export, []).append((rel, signature))
-    return {export: {"files": len(files), "newest": max(int(sig.split("-")[1]) for _, sig in files),
+    by_export: dict[str, list[tuple[str, int, int]]] = {}
+    for rel, (export, size, mtime) in found.items():
+        by_export.setdefault(export, []).append((rel, size, mtime))
+    return {export: {"files": len(files), "newest": max(mtime for _, _, mtime in files),
                      "digest": hashlib.sha1(json.dumps(sorted(files)).encode()).hexdigest()[:16]}
             for export, files in by_export.items()}
 

@@ -279,14 +279,16 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
 
 @contextlib.contextmanager
 def _alerts_to(log_file):
-    """The alerts a run raises (pipelines/alerts.py logs each as `ALERT [kind] title {json}`) go to the
-    run log, not to the console between the progress lines; yields the kinds, in order."""
+    """The alerts a run raises (pipelines/alerts.py logs each, its kind on the record) go to the run
+    log, not to the console between the progress lines; yields the kinds, in order."""
+    from .alerts import ALERT_KIND
+
     kinds: list[str] = []
 
     class _Kinds(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.msg.startswith("ALERT [") and record.args:
-                kinds.append(str(record.args[0]))
+            if hasattr(record, ALERT_KIND):
+                kinds.append(getattr(record, ALERT_KIND))
 
     to_file = logging.StreamHandler(log_file)
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -1,5 +1,6 @@
 """dbt models as Dagster assets, keyed so the lineage runs raw → staging → intermediate → marts."""
 
+import functools
 import json
 import os
 import subprocess
@@ -51,9 +52,15 @@ def ensure_manifest() -> Path:
     return manifest
 
 
+@functools.cache
+def dbt_manifest() -> dict[str, Any]:
+    """The parsed manifest, read once per process (2 MB of JSON: the dbt step and the owners both need it)."""
+    return json.loads(ensure_manifest().read_text())
+
+
 def dbt_group_owner(group: str) -> str:
     """The owner's email of a dbt group (dbt_project/models/_groups.yml): who answers for its assets."""
-    groups = json.loads(ensure_manifest().read_text())["groups"].values()
+    groups = dbt_manifest()["groups"].values()
     return next(g["owner"]["email"] for g in groups if g["name"] == group)
 
 
@@ -167,7 +174,7 @@ def _gated_dbt_assets() -> dg.AssetsDefinition:
     from .sop.gating import GatedBuild, ops_specs
     from .sop.registry import registry
 
-    manifest = json.loads(ensure_manifest().read_text())
+    manifest = dbt_manifest()
     specs, dbt_check_specs = build_dbt_specs(
         translator=translator, manifest=manifest, select="fqn:*", exclude="", selector="",
         io_manager_key=None, project=dbt_project,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ..ops_tables import QUARANTINE
 from .registry import GateTarget, Registry, Sop, load_suite, registry
 from .gate_runner import GateOutcome
 
@@ -155,8 +156,6 @@ def breach(outcome: GateOutcome) -> str:
 def summary(outcome: GateOutcome) -> str:
     """One line per failed expectation, naming rows, with the share and the tolerance, then one per
     expectation whose rows were quarantined below the tolerance: for the console and the check's description."""
-    from .results import QUARANTINE
-
     if outcome.error:
         return f"could not read {outcome.target.relation[:80]}: {outcome.error}"
     lines = []
@@ -211,8 +210,6 @@ def check_result(outcome: GateOutcome, sop: Sop) -> dg.AssetCheckResult:
         "seconds": round(outcome.seconds, 3),
     }
     if outcome.quarantined:
-        from .results import QUARANTINE
-
         metadata["quarantined_rows"] = outcome.quarantined_rows
         metadata["quarantine"] = dg.MetadataValue.md(
             f"`{QUARANTINE}` (suite = '{target.gate.suite}', asset = '{target.asset}'): rows below the tolerance, "

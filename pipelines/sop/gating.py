@@ -44,7 +44,7 @@ from typing import Any
 
 import dagster as dg
 
-from ..ops_tables import MART_STATE, REFRESH_LOG
+from ..ops_tables import MART_STATE, QUARANTINE, REFRESH_LOG, RESULTS
 from .checks import asset_key, breach, check_result
 from .registry import GateTarget, Registry
 
@@ -59,8 +59,6 @@ UNIQUE_ID = "dagster_dbt/unique_id"
 
 def ops_specs() -> list[dg.AssetSpec]:
     """The gate results and the quarantine, assets of the dbt step (dbt reads them as source `ops`)."""
-    from .results import QUARANTINE, RESULTS
-
     return [
         dg.AssetSpec(OPS_RESULTS_KEY, group_name="sop", kinds={"duckdb", "great_expectations"},
                      description="One row per expectation of an SOP gate evaluated in a run (GX results): "
@@ -436,7 +434,7 @@ class GatedBuild:
             self._release()  # never leave the warehouse attached: the next writer would wait for it
 
     def _run(self) -> Iterator:
-        from .results import (QUARANTINE, watermarks, write_mart_holds, write_marts_built, write_quarantine,
+        from .results import (watermarks, write_mart_holds, write_marts_built, write_quarantine,
                               write_refresh, write_results)
 
         windows = watermarks(self.warehouse_path)

@@ -17,7 +17,7 @@ import pandas as pd
 from ..warehouse import connect, has_table
 from .gate_runner import GateOutcome
 
-from ..ops_tables import MART_STATE, QUARANTINE, REFRESH_LOG, RESULTS, SOP_OPS_TABLES as OPS_TABLES  # noqa: F401
+from ..ops_tables import MART_STATE, QUARANTINE, REFRESH_LOG, RESULTS, SOP_OPS_TABLES
 KEY_SEPARATOR = "|"  # between the key values of a quarantined row (macro not_quarantined joins them alike)
 
 
@@ -25,7 +25,7 @@ def ops_tables_exist(warehouse_path: Path) -> bool:
     if not Path(warehouse_path).exists():
         return False
     with connect(warehouse_path, read_only=True) as con:
-        return all(has_table(con, t) for t in OPS_TABLES)
+        return all(has_table(con, t) for t in SOP_OPS_TABLES)
 
 
 def watermarks(warehouse_path: Path) -> dict[tuple[str, str], dt.datetime]:

@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from .registry import GateTarget, Registry, load_suite
-from .results import RESULTS, result_rows
+from ..ops_tables import RESULTS
+from .results import result_rows
 from .gate_runner import GateOutcome, GateRunner, ExpectationOutcome, windowed_sql
 
 _log = logging.getLogger(__name__)

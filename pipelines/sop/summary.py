@@ -8,7 +8,8 @@ from pathlib import Path
 from ..warehouse import connect, tables
 from .checks import share_text
 from .registry import Registry, registry as default_registry
-from .results import QUARANTINE, REFRESH_LOG, RESULTS, held_marts
+from ..ops_tables import QUARANTINE, REFRESH_LOG, RESULTS
+from .results import held_marts
 
 
 def latest_run(con) -> str | None:
@@ -82,6 +83,7 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
             refresh = con.execute(f"SELECT models_built, marts_built, models_blocked, blocked_by FROM {REFRESH_LOG} "
                                   "WHERE run_id = ?", [run_id]).fetchone()
     print_fn(f"\nSOP gates — run {run_id[:8] if run_id else '-'}")
+    targets = reg.targets()
     for sop in reg.sops:
         mine = [r for r in rows if r[0] == sop.id]
         comp = compliance.get(sop.id)
@@ -90,7 +92,7 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
         review = " (review overdue)" if sop.is_review_overdue(reg.review_interval_days, today) else ""
         print_fn(f"  {sop.id:<12} {rate}  {sop.title[:44]:<44} {checks}{review}")
         evaluated = {(r[1], r[2]) for r in mine}
-        skipped = [t for t in reg.targets() if t.gate.sop_id == sop.id and (t.gate.suite, t.asset) not in evaluated]
+        skipped = [t for t in targets if t.gate.sop_id == sop.id and (t.gate.suite, t.asset) not in evaluated]
         if rows and skipped:  # its rate counts only the gates that ran: say which did not
             print_fn(f"      ? NOT EVALUATED in this run ({len(skipped)} gate(s); their input was not built, see the run "
                      f"log): " + ", ".join(f"{t.gate.suite} on {t.asset}" for t in skipped[:6])
