@@ -9,6 +9,9 @@ from .freshness import freshness_checks
 from .ingest import ContractViolation, discover_files, raw_asset_key
 from .distributed import CELERY_JOB_SUFFIX, celery_available, kpi_celery_executor
 from .settings import get_settings
+from .transform import CORE_STEP, dbt_steps
+
+core_step = next(step for step in dbt_steps if step.op.name == CORE_STEP)
 
 # Landing files are external assets: observed, never materialized.
 _EVERYTHING = dg.AssetSelection.all() - dg.AssetSelection.key_prefixes("landing")
@@ -157,29 +160,28 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     alert_for_failed_run(context.instance, run.run_id, run.job_name)
 
 
-# One domain's bad data holds back that domain only. A failed data gate is a blocking check, so
-# Dagster stops everything downstream of the dbt step in that run, publish included; the dbt step
-# has built the long KPI table all the same (the held domain's last good rows, marked stale). A
-# second run then publishes it: `kpi run` launches it itself, the daemon through this sensor.
+# One domain's bad data holds back that domain only. A failed data gate is a blocking check: Dagster
+# skips the steps downstream of its asset in that run, the held domain's and the cross-domain core
+# (dbt_core: the long KPI table, SOP compliance) with publish. A second run builds the core from every
+# domain's newest rows (the held domain's last good ones, marked stale) and publishes: `kpi run`
+# launches it itself, the daemon through this sensor.
 publish_kpis = dg.define_asset_job(
     "publish_kpis",
-    selection=dg.AssetSelection.groups("serving"),
-    description="Publish the serving snapshot and the dashboard from the warehouse as it is. Launched after a "
-                "refresh whose failed data gate held a domain back (its KPIs stale, every other domain fresh).",
+    selection=dg.AssetSelection.assets(*core_step.keys) | dg.AssetSelection.groups("serving"),
+    description="Build the cross-domain core (the long KPI table, SOP compliance) from the warehouse as it is and "
+                "publish the serving snapshot and the dashboard. Launched after a refresh whose failed data gate "
+                "held a domain back (its KPIs stale, every other domain fresh).",
 )
 
-LONG_TABLE_KEY = dg.AssetKey(["marts", "fct_kpi_daily"])
 
-
-def held_by_run(instance: dg.DagsterInstance, run_id: str) -> list:
-    """The KPI marts the run held back (sop.results.MartHold) when it built the long KPI table all the
-    same: that run published nothing, a publish run should follow. Empty otherwise."""
+def held_by_run(run_id: str) -> list:
+    """The KPI marts a failed data gate of the run held back (sop.results.MartHold): that run built
+    neither the long KPI table nor the snapshot, a publish run should follow. Empty otherwise."""
     from .sop.results import held_marts
     from .warehouse import connect
 
-    built = instance.get_latest_materialization_event(LONG_TABLE_KEY)
     warehouse = get_settings().warehouse_path
-    if built is None or built.run_id != run_id or not warehouse.exists():
+    if not warehouse.exists():
         return []
     with connect(warehouse, read_only=True) as con:
         return [h for h in held_marts(con) if h.run_id == run_id]
@@ -190,15 +192,15 @@ def held_by_run(instance: dg.DagsterInstance, run_id: str) -> list:
     monitored_jobs=[refresh_all, *([refresh_all_celery] if refresh_all_celery else [])],
     request_job=publish_kpis,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After a refresh whose failed data gate held a domain back: publish the other domains' fresh KPIs "
-                "(the held domain's last good rows, marked stale).",
+    description="After a refresh whose failed data gate held a domain back: build the long KPI table and publish, "
+                "the other domains' KPIs fresh, the held domain's last good rows marked stale.",
 )
 def publish_after_held_domain(context: dg.RunFailureSensorContext):
     run = context.dagster_run
-    held = held_by_run(context.instance, run.run_id)
+    held = held_by_run(run.run_id)
     if not held:
-        return dg.SkipReason(f"run {run.run_id[:8]} held no domain back while building the long KPI table")
-    return dg.RunRequest(run_key=f"publish-after-{run.run_id}",
+        return dg.SkipReason(f"run {run.run_id[:8]} held no domain back")
+    return dg.RunRequest(run_key=f"publish-after-{run.run_id}", partition_key=run.tags.get("dagster/partition"),
                          tags={"kpi/trigger": "held_domain", "kpi/after_run": run.run_id,
                                "kpi/held_marts": ",".join(h.mart for h in held)[:200]})
 

@@ -128,26 +128,23 @@ def _pipeline_env(folder: Path, timings: Path) -> dict[str, str]:
 
 
 def _stages(timings: dict, wall: float) -> dict:
-    """Wall seconds per stage from the runner's step timings (dbt step split into dbt and gates)."""
-    ingest = dbt = publish = 0.0
+    """Wall seconds per stage from the runner's step timings: the dbt steps, the SOP gate steps."""
+    ingest = dbt = gates = publish = 0.0
     for step, secs in timings.get("steps", {}).items():
-        if "dbt_models" in step:
+        if step.startswith("dbt_"):
             dbt += secs
+        elif step.startswith("gates__"):
+            gates += secs
         elif "serving" in step or "dashboard" in step:
             publish += secs
         else:
             ingest += secs
-    split = timings.get("dbt_step_split", {})
-    gates = split.get("gates", 0.0) + split.get("site", 0.0)
-    in_dbt = split.get("dbt", 0.0) + split.get("writes", 0.0)
     startup = max(timings.get("since_process_start", 0.0) - timings.get("run_seconds", 0.0), 0.0)
-    return {"ingest": ingest, "dbt": dbt - gates, "gates": gates, "publish": publish,
+    return {"ingest": ingest, "dbt": dbt, "gates": gates, "publish": publish,
             # process start, imports, loading the definitions, run launch and teardown
-            "overhead": wall - ingest - dbt - publish, "total": wall,
+            "overhead": wall - ingest - dbt - gates - publish, "total": wall,
             # where the fixed cost goes
             "startup": startup, "launch": timings.get("launch_seconds", 0.0),
-            # the dbt step's time outside dbt and the gates: Dagster storing each output / check event
-            "dbt_step_events": max(dbt - gates - in_dbt, 0.0) if split else 0.0,
             "events": sum(timings.get("event_counts", {}).values())}
 
 
@@ -566,8 +563,7 @@ def render_markdown(r: dict) -> str:
         "",
         f"Pipeline fixed costs inside those figures: process start, imports and definitions {_fmt(s['startup'])} s; "
         f"run launch (instance, Dagster's planned events for every asset and check) {_fmt(s['launch'])} s; "
-        f"in the dbt step, time outside dbt and the gates (Dagster storing output and check events) "
-        f"{_fmt(s['dbt_step_events'])} s; {s['events']:,} Dagster events in the run.",
+        f"{s['events']:,} Dagster events in the run.",
         "",
         "## Against the targets",
         "",
@@ -606,8 +602,6 @@ def render_markdown(r: dict) -> str:
                  f"{BASELINE_SKIPPED_WHY}.")
     lines += ["", "## Floor detail", "", "| layer | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in f["per_layer"].items()]
-    if p["timings"].get("dbt_step_split"):
-        lines += ["", "dbt step split (pipeline): " + ", ".join(f"{k} {v:.1f}s" for k, v in p["timings"]["dbt_step_split"].items())]
     return "\n".join(lines) + "\n"
 
 

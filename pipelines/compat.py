@@ -1,9 +1,6 @@
 """The only module that uses library internals (Dagster, dagster-dbt) on purpose; each use is guarded
 by tests/unit/test_compat.py, which fails when the library changes what it relies on.
 
-- `build_dbt_specs`: dagster-dbt's own specs (keys, deps, dbt tests as checks) of a manifest, for the
-  dbt step that adds the SOP gates as checks of its own (pipelines/transform.py). Not exported by
-  dagster_dbt; `@dbt_assets` builds the same specs but runs one `dbt build` per step.
 - `KpiDbtCliResource`: DbtCliResource without two costs it pays on every `cli()` call that this
   project never uses: `dbt --version` in a subprocess (1.5-4 s per dbt process) and a dbt Core adapter
   built in-process (~5 s per call; used only by `fetch_row_counts()` / `fetch_column_metadata()`).
@@ -49,13 +46,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from dagster_dbt import DbtCliResource
-
-
-def build_dbt_specs(**kwargs):
-    """dagster_dbt.asset_utils.build_dbt_specs: (asset specs, check specs) of a manifest's selection."""
-    from dagster_dbt.asset_utils import build_dbt_specs as build
-
-    return build(**kwargs)
 
 
 class KpiDbtCliResource(DbtCliResource):

@@ -11,8 +11,10 @@ from .automation import jobs, schedules, sensors  # noqa: E402 (after the warnin
 from .freshness import freshness_checks
 from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
+from .settings import get_settings
 from .sop import sop_asset_specs, with_sop_metadata
-from .transform import dbt_group_owner, dbt_models, dbt_resource
+from .sop.refresh import SopGates, gate_checks
+from .transform import DbtBuildOptions, dbt_group_owner, dbt_resource, dbt_steps
 
 
 def _with_platform_owner(assets: list) -> list:
@@ -23,18 +25,19 @@ def _with_platform_owner(assets: list) -> list:
 
 
 defs = dg.Definitions(
-    # Owners and the GX kind from the SOP registry on the assets its SOPs name (the checks
-    # themselves run in the dbt step: data gates block what is downstream of broken data, see
-    # pipelines/sop/gating.py); "Open in editor" links to the Python that defines each asset
-    # (dbt models link to their SQL through the translator's code references).
+    # Owners and the GX kind from the SOP registry on the assets its SOPs name; "Open in editor"
+    # links to the Python that defines each asset (dbt models link to their SQL through the
+    # translator's code references).
     assets=dg.with_source_code_references(_with_platform_owner(with_sop_metadata(
-        [*landing_specs, load_log_spec, *raw_assets, dbt_models, *sop_asset_specs(), *serving_assets]
+        [*landing_specs, load_log_spec, *raw_assets, *dbt_steps, *sop_asset_specs(), *serving_assets]
     ))),
-    asset_checks=[freshness_checks],
+    # The SOP gates between the dbt steps (pipelines/sop/refresh.py): a failed data gate holds back
+    # what is downstream of its asset. KPI_SOP_GATES=off leaves them out (to measure what they cost).
+    asset_checks=[freshness_checks, *(gate_checks() if get_settings().sop_gates else [])],
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), "dbt_build": DbtBuildOptions(), "sop_gates": SopGates()},
     # One process runs the steps one after another: DuckDB takes one writer at a time,
     # and the steps are short, so process start-up would dominate anyway.
     executor=dg.in_process_executor,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 SCHEMA = "ops"
 
-# Written by the dbt step (pipelines/sop/gating.py, pipelines/sop/results.py)
+# Written by the gate steps and the dbt steps (pipelines/sop/refresh.py, pipelines/sop/results.py)
 RESULTS = "ops.sop_check_results"  # one row per expectation of an SOP gate evaluated in a run
 REFRESH_LOG = "ops.sop_refresh_log"  # one row per refresh: models built, held back and by what
 MART_STATE = "ops.kpi_mart_state"  # per KPI mart: last built, held back by which gate

@@ -30,7 +30,6 @@ class _ProgressHandler(logging.Handler):
         # Wall-clock seconds per step and the dbt step's own split (for KPI_TIMINGS_PATH / `kpi bench`).
         self.step_started: dict[str, float] = {}
         self.step_seconds: dict[str, float] = {}
-        self.dbt_step_split: dict[str, float] = {}
         self.first_step_at: float | None = None
         self.event_counts: dict[str, int] = {}
 
@@ -42,11 +41,6 @@ class _ProgressHandler(logging.Handler):
             self.first_step_at = self.first_step_at or self.step_started[step_key]
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step_key in self.step_started:
             self.step_seconds[step_key] = at - self.step_started[step_key]
-        elif kind is None and message.startswith("dbt step time: "):  # logged by sop/gating.py
-            for part in message.removeprefix("dbt step time: ").split(", "):
-                name, _, secs = part.rpartition(" ")
-                with contextlib.suppress(ValueError):
-                    self.dbt_step_split[name] = float(secs.rstrip("s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -106,13 +100,16 @@ def _root_error(err, max_lines: int = 12) -> str:
 
 
 def _skipped_step(message: str) -> str:
-    """Dagster's "Dependencies for step X failed: ['a', 'a', ...]. Not executing." names one upstream
-    step per input: each step once."""
-    m = re.fullmatch(r"Dependencies for step \S+ (failed|were not executed): \[(.*)\]\. Not executing\.", message.strip(), re.S)
-    if not m:
+    """Dagster's "Dependencies for step X failed: ['a', 'a', ...]. Dependencies for step X were not
+    executed: ['b']. Not executing." names one upstream step per input: each step once, failed first."""
+    parts = re.findall(r"Dependencies for step \S+ (failed|were not executed): \[([^\]]*)\]", message)
+    if not parts or not message.strip().endswith("Not executing."):
         return message
-    steps = list(dict.fromkeys(s.strip(" '\"") for s in m.group(2).split(",")))
-    return f"not run: its upstream step(s) {', '.join(steps)} {'failed' if m.group(1) == 'failed' else 'did not run'}"
+    said = []
+    for how, names in parts:
+        steps = list(dict.fromkeys(n.strip(" '\"") for n in names.split(",") if n.strip(" '\"")))
+        said.append(f"{', '.join(steps)} {'failed' if how == 'failed' else 'did not run'}")
+    return "not run: its upstream step(s) " + "; ".join(said)
 
 
 def _instance() -> dg.DagsterInstance:
@@ -144,7 +141,7 @@ def _write_timings(handler: _ProgressHandler, t0: float, success: bool) -> None:
 
     with open(path, "w") as f:
         json.dump({"success": success, "run_seconds": time.perf_counter() - t0, "steps": handler.step_seconds,
-                   "dbt_step_split": handler.dbt_step_split, "event_counts": handler.event_counts,
+                   "event_counts": handler.event_counts,
                    # run start to the first step: the instance, and Dagster's planned events for every asset and check
                    "launch_seconds": (handler.first_step_at or t0) - t0,
                    "since_process_start": time.time() - _process_start_time()}, f, indent=1)
@@ -218,9 +215,10 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
         # full refresh is the newest day's run with --full-refresh (dbt rebuilds every day).
         partitions = job.partitions_def.get_last_partition_key()
     tags = partition_tags(partitions)
+    tags_of_run = dict(tags)
     run_config: dict = {"loggers": {"progress": {}}}
-    if full_refresh and "dbt_models" in job.graph.node_dict:
-        run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
+    if full_refresh:
+        run_config["resources"] = {"dbt_build": {"config": {"full_refresh": True}}}
     instance = _instance()
     if executor == "celery" and instance.is_ephemeral:
         raise ValueError("--executor celery needs DAGSTER_HOME: the workers record the steps' events in its instance")
@@ -246,18 +244,21 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
 
             alert = alert_for_failed_run(instance, run_id, job_name)
             print_fn(f"  ! alert raised: {alert.title} (see ops.alerts)")
-            # A failed data gate held a domain back: its blocking check stopped publish in that run,
-            # the other domains' KPIs are fresh in the long table. Publish them (automation.py).
+            # A failed data gate held a domain back: Dagster skipped it and the cross-domain core. Build
+            # the core from every domain's newest rows and publish, in a run of its own (automation.py).
             from .automation import held_by_run
 
-            held = held_by_run(instance, run_id)
+            held = held_by_run(run_id)
             for h in held:
                 print_fn(f"  ! held back: {h.mart} (gate {h.gate}: {h.reason}); its last good rows "
                          f"({h.built_at or 'none yet'}) stay, marked stale")
             if held:
+                publish_config = {k: v for k, v in run_config.items() if k in ("loggers", "resources")}
                 published = defs.resolve_job_def("publish_kpis").with_logger_defs({"progress": progress_logger}) \
-                    .execute_in_process(instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}},
-                                        tags={**process_tags(), "kpi/trigger": "held_domain", "kpi/after_run": run_id})
+                    .execute_in_process(instance=instance, raise_on_error=False, run_config=publish_config,
+                                        partition_key=tags_of_run.get("dagster/partition"),
+                                        tags={**process_tags(), **{k: v for k, v in tags_of_run.items() if k != "dagster/partition"},
+                                              "kpi/trigger": "held_domain", "kpi/after_run": run_id})
                 print_fn(f"  {'published' if published.success else '! publish FAILED'}: the other domains' fresh "
                          f"KPIs (run {published.run_id[:8]})")
     if alerts:  # each alert is in ops.alerts and the run log; the console gets one line, not its JSON

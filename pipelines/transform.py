@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -18,6 +19,7 @@ from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
 from .partitions import DAILY, SINGLE_RUN, run_window
 from .settings import DBT_PROJECT_DIR, get_settings, scoped_environ
+from .sop.refresh import SopGates, after_core_step, record_marts_built, unselected_gate_views
 
 # The venv's own dbt: a webserver started without an activated venv has no `dbt` on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -124,11 +126,13 @@ translator = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 #   (tests/integration/test_dbt_unit_tests.py), not to every refresh, where they cost ~8 s (kpi bench);
 # - dbt's log file (target/run/dbt.log) at INFO: what ran and what failed, without the debug
 #   records of every query and event, whose formatting cost ~2 s per dbt process (of ~14 s).
-DBT_REFRESH_ARGS = ("--exclude-resource-type", "unit_test", "--log-level-file", "info")
+# - --no-write-json: dbt's manifest.json and run_results.json cost ~1.7 s per dbt process;
+#   dagster-dbt reads dbt's results from its event stream.
+DBT_REFRESH_ARGS = ("--exclude-resource-type", "unit_test", "--log-level-file", "info", "--no-write-json")
 
 
-class DbtRunConfig(dg.Config):
-    """Run config of the dbt step (Launchpad: ops.dbt_models.config)."""
+class DbtBuildOptions(dg.ConfigurableResource):
+    """How every dbt step of a run builds (Launchpad: `resources: {dbt_build: {config: {full_refresh: true}}}`)."""
 
     full_refresh: bool = False  # rebuild the incremental models from scratch (dbt --full-refresh), every day
 
@@ -136,7 +140,7 @@ class DbtRunConfig(dg.Config):
 WINDOW_ENV = ("KPI_WINDOW_MIN_DATE", "KPI_WINDOW_MAX_DATE")  # read by macros/incremental_window.sql
 
 
-def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtRunConfig):
+def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtBuildOptions):
     """dbt's arguments for the step (`--full-refresh`, or none), and the environment its dbt
     processes need, for the step only.
 
@@ -155,73 +159,83 @@ def dbt_step_environ(context: dg.AssetExecutionContext, config: DbtRunConfig):
     # A run of dbt models alone on a new checkout: without its folder DuckDB cannot create the
     # warehouse, and dbt-duckdb retries that IOException for ~4 minutes before failing.
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    return ["--full-refresh"] if config.full_refresh else [], scoped_environ({**settings.dbt_env(), **window_env})
+    # A test runs in the step that builds all the models it reads (dbt's "cautious" indirect selection;
+    # dagster-dbt takes the mode from this variable): never against a model another step holds back.
+    return ["--full-refresh"] if config.full_refresh else [], scoped_environ(
+        {**settings.dbt_env(), **window_env, "DBT_INDIRECT_SELECTION": "cautious"})
 
 
 # A fixed target path keeps dbt's partial-parse state between runs (a fresh one per
 # run, dagster-dbt's default, re-parses the whole project every time).
 RUN_TARGET_PATH = dbt_project.target_path / "run"
 
-
-def _gated_dbt_assets() -> dg.AssetsDefinition:
-    """Every dbt model in one step, with the SOP gates inside it (pipelines/sop/gating.py).
-
-    The specs are dagster-dbt's own (keys, deps, dbt tests as checks); the step adds the gates
-    of the SOP registry as checks (data gates blocking) and the two ops tables they write.
-    """
-    from .compat import build_dbt_specs
-    from .sop.checks import gate_check_specs
-    from .sop.gating import GatedBuild, ops_specs
-    from .sop.registry import registry
-
-    manifest = dbt_manifest()
-    specs, dbt_check_specs = build_dbt_specs(
-        translator=translator, manifest=manifest, select="fqn:*", exclude="", selector="",
-        io_manager_key=None, project=dbt_project,
-    )
-
-    @dg.multi_asset(
-        name="dbt_models",
-        specs=[*specs, *ops_specs()],
-        check_specs=[*dbt_check_specs, *gate_check_specs()],
-        can_subset=True,
-        allow_arbitrary_check_specs=True,  # the intake gates sit on the raw assets
-        pool=DUCKDB_WRITER_POOL,
-        op_tags={"kind": "dbt"},
-        partitions_def=DAILY,
-        backfill_policy=SINGLE_RUN,
-    )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        settings = get_settings()
-        window_args, environ = dbt_step_environ(context, config)
-        with environ:
-            yield from GatedBuild(
-                context, dbt, manifest=manifest, translator=translator, registry=registry(),
-                dbt_args=[*window_args, *DBT_REFRESH_ARGS],
-                warehouse_path=settings.warehouse_path, target_path=RUN_TARGET_PATH, docs_dir=settings.sop_docs_dir,
-                # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
-                wrap_events=lambda events: with_kpi_metadata(events, context),
-            ).run()
-
-    return dbt_models
+# The refresh's dbt steps, each one `dbt build` of a dbt selection.
+# A step is Dagster's unit of skipping: a failed blocking check (an SOP data gate on a staging
+# asset, a dbt test of severity error) skips the steps downstream of its asset, and only those.
+# So each domain's intermediate models and marts are a step of their own, the staging views and
+# the SOP gate views (read by the gates, which sit between) one step before them, and the
+# cross-domain core (dimensions, the long KPI table, SOP compliance) one step after them.
+DOMAINS = ("storefront", "customer_service", "marketing", "manufacturing", "logistics")
+# The dimensions whose keys a domain's marts are tested against (relationships) are built with them.
+DOMAIN_DIMENSIONS = {"storefront": ("dim_customers", "dim_products"), "marketing": ("dim_campaigns",),
+                     "manufacturing": ("dim_production_lines",), "logistics": ("dim_carriers",)}
+DBT_STEPS: dict[str, tuple[str, str]] = {  # step -> (dbt --select, dbt --exclude)
+    "dbt_staging": ("resource_type:seed path:models/staging path:models/sop_gates path:models/intermediate/finance", ""),
+    **{f"dbt_{d}": (" ".join([f"path:models/intermediate/{d}", f"path:models/marts/{d}", *DOMAIN_DIMENSIONS.get(d, ())]), "")
+       for d in DOMAINS},
+    "dbt_core": ("path:models/intermediate/targets path:models/marts/core path:models/marts/sop",
+                 " ".join(dim for dims in DOMAIN_DIMENSIONS.values() for dim in dims)),
+}
+STAGING_STEP, CORE_STEP = "dbt_staging", "dbt_core"
 
 
-def _plain_dbt_assets() -> dg.AssetsDefinition:
-    """One `dbt build`, no SOP gates (KPI_SOP_GATES=off: only to measure what the gates cost)."""
-
-    @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, pool=DUCKDB_WRITER_POOL,
-                partitions_def=DAILY, backfill_policy=SINGLE_RUN)
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        window_args, environ = dbt_step_environ(context, config)
+def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:
+    @dbt_assets(manifest=dbt_manifest(), select=select, exclude=exclude, name=name, project=dbt_project, dagster_dbt_translator=translator,
+                pool=DUCKDB_WRITER_POOL, partitions_def=DAILY, backfill_policy=SINGLE_RUN, op_tags={"kind": "dbt"})
+    def _step(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_build: DbtBuildOptions, sop_gates: SopGates):
+        window_args, environ = dbt_step_environ(context, dbt_build)
+        built: list[dg.AssetKey] = []
+        keys = context.assets_def.keys_by_output_name
         with environ:
             invocation = dbt.cli(["build", *window_args, *DBT_REFRESH_ARGS], context=context, target_path=RUN_TARGET_PATH)
-            # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
-            yield from with_kpi_metadata(invocation.stream(), context)
+            try:
+                # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
+                for event in with_kpi_metadata(invocation.stream(), context):
+                    if isinstance(event, dg.Output):
+                        built.append(keys[event.output_name])
+                    yield event
+            except BaseException:
+                # dbt failed, or the step was stopped while dbt runs: stop dbt, or it keeps the
+                # warehouse lock and every later writer (the alerts, the next run) waits on it.
+                stop_dbt(invocation.process)
+                raise
+            finally:
+                record_marts_built(context, built)  # also when a test failed after they were built
+            views = unselected_gate_views(context.run) if name == STAGING_STEP else []
+            if views:
+                context.log.info(f"dbt: the gate views the selected gates validate: {', '.join(views)}")
+                yield from dbt.cli(["build", *window_args, *DBT_REFRESH_ARGS, "--resource-type", "model",
+                                    "--select", " ".join(views)], manifest=dbt_manifest(),
+                                   dagster_dbt_translator=translator, target_path=RUN_TARGET_PATH).stream()
+        if name == CORE_STEP:
+            yield from after_core_step(context, built, sop_gates)
 
-    return dbt_models
+    return _step
 
 
-dbt_models = _gated_dbt_assets() if get_settings().sop_gates else _plain_dbt_assets()
+dbt_steps = [_dbt_step(name, select, exclude) for name, (select, exclude) in DBT_STEPS.items()]
+
+
+def stop_dbt(process, grace_seconds: float = 30) -> None:
+    """Interrupt a dbt process as Ctrl-C would (dbt rolls back and releases its connection), then kill it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def dbt_resource() -> DbtCliResource:

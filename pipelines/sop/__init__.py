@@ -1,5 +1,5 @@
 """SOPs as code: the registry (expectations/sops.yml), the GX runner on DuckDB, the gates as
-Dagster asset checks inside the dbt step, their results, the SOP site and the console report."""
+Dagster asset checks between the dbt steps, their results, the SOP site and the console report."""
 from __future__ import annotations
 
 import dagster as dg
@@ -32,7 +32,7 @@ def _specs(asset) -> list[dg.AssetSpec]:
 
 
 def sop_asset_specs() -> list[dg.AssetSpec]:
-    """Assets of the SOP package that no step produces as an output (written by the dbt step)."""
-    from .gating import mart_state_spec, refresh_log_spec
+    """The ops tables: written by the gate steps and the dbt steps beside their own outputs."""
+    from .refresh import ops_specs
 
-    return [refresh_log_spec(), mart_state_spec()]
+    return ops_specs()

@@ -1,7 +1,7 @@
 """Dagster asset checks generated from the SOP registry, and their results from the GX outcomes.
 
-Data gates (severity block) are blocking checks: a failure stops the models downstream of the
-asset in the run. Process gates (severity warn) report with WARN severity and never block.
+Data gates (severity block) are blocking checks: a failure skips the steps downstream of the
+asset in the run (pipelines/sop/refresh.py). Process gates (severity warn) report with WARN severity and never block.
 Owners of a check are in its metadata (Dagster checks carry no owners field); the assets the
 SOPs name get the owners of those SOPs (`owners_by_asset`).
 """
@@ -26,6 +26,18 @@ def asset_key(asset: str) -> dg.AssetKey:
     return dg.AssetKey(asset.split("/"))
 
 
+def check_asset_key(target: GateTarget) -> dg.AssetKey:
+    """The asset a gate's Dagster check sits on: the registry's, except for an export's intake gate,
+    which sits on the export's staging model (on `raw/*`, a failure would hold back the staging step
+    that every domain shares; on the staging model it holds back what reads that export)."""
+    if target.export:
+        from ..exports import EXPORTS
+
+        system = next(e.system for e in EXPORTS if e.name == target.export)
+        return dg.AssetKey(["staging", f"stg_{system}__{target.export}"])
+    return asset_key(target.asset)
+
+
 def _validated_asset(target: GateTarget) -> dg.AssetKey | None:
     """The asset of the view a gate validates when it is not the asset it sits on."""
     if target.export or target.gate.validates is None:
@@ -35,15 +47,18 @@ def _validated_asset(target: GateTarget) -> dg.AssetKey | None:
     return None if key == asset_key(target.asset) else key
 
 
-def check_spec(target: GateTarget, sop: Sop) -> dg.AssetCheckSpec:
+def check_spec(target: GateTarget, sop: Sop, reads: list[dg.AssetKey] = ()) -> dg.AssetCheckSpec:
+    """`reads`: further assets the gate's input is built from; a failed data gate on one of them
+    skips this check (Dagster's blocking), so a process gate never judges rows a data gate refused."""
     gate = target.gate
     kind = "Data gate (blocking)" if gate.is_data_gate else "Process gate (warn)"
     validated = _validated_asset(target)
+    deps = [*([validated] if validated else []), *(k for k in reads if k != validated)]
     return dg.AssetCheckSpec(
         name=gate.suite,
-        asset=asset_key(target.asset),
+        asset=check_asset_key(target),
         blocking=gate.is_data_gate,
-        additional_deps=[validated] if validated else None,
+        additional_deps=deps or None,
         description=(
             f"{kind} of {sop.id} {sop.title}. {suite_rules(gate.suite_path)} GX suite `expectations/{gate.suite}.json`"
             + (f" on `{target.relation}`" if not target.export else f" on the intake query of raw.{target.export}")
@@ -71,11 +86,6 @@ def suite_rules(path: Path) -> str:
         for e in suite["expectations"]
     )
     return " ".join(filter(None, [suite.get("notes", ""), f"Rules: {rules}."]))
-
-
-def gate_check_specs(reg: Registry | None = None) -> list[dg.AssetCheckSpec]:
-    reg = reg or registry()
-    return [check_spec(t, reg.sop(t.gate.sop_id)) for t in reg.targets()]
 
 
 def owners_by_asset(keys: list[dg.AssetKey], reg: Registry | None = None) -> dict[dg.AssetKey, list[str]]:
@@ -114,9 +124,10 @@ def owners_by_asset(keys: list[dg.AssetKey], reg: Registry | None = None) -> dic
 
 
 def gx_asset_keys(reg: Registry | None = None) -> set[dg.AssetKey]:
-    """Assets a Great Expectations suite validates or sits on (shown with the GX kind in the UI)."""
+    """Assets a Great Expectations suite validates or sits on (shown with the GX kind in the UI): an
+    intake gate sits on the staging model and validates the raw export."""
     reg = reg or registry()
-    keys = {asset_key(t.asset) for t in reg.targets()}
+    keys = {check_asset_key(t) for t in reg.targets()} | {asset_key(t.asset) for t in reg.targets() if t.export}
     return keys | {k for k in map(_validated_asset, reg.targets()) if k}
 
 
@@ -226,7 +237,7 @@ def check_result(outcome: GateOutcome, sop: Sop) -> dg.AssetCheckResult:
     if text:
         metadata["summary"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in text.splitlines()))
     return dg.AssetCheckResult(
-        asset_key=asset_key(target.asset),
+        asset_key=check_asset_key(target),
         check_name=target.gate.suite,
         passed=outcome.passed,
         # a data gate passing with quarantined rows warns: the run goes on without them

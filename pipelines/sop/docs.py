@@ -8,7 +8,7 @@
                                      validation, made to work offline from the file system
                                      (`offline_data_docs`), under an index of our own
 
-`build_site` is called at the end of every refresh (pipelines/sop/gating.py) and by `kpi sop docs`.
+`build_site` is called by the refresh's core dbt step (pipelines/sop/refresh.py) and by `kpi sop docs`.
 """
 from __future__ import annotations
 
@@ -337,18 +337,21 @@ def _gx_index(gx_dir: Path) -> Path:
     return index
 
 
-def build_site(docs_dir: Path, *, registry: Registry | None = None, warehouse_path: Path, runner=None,
-               outcomes=None, run_id: str | None = None, today: dt.date | None = None) -> Path:
-    """Write the SOP site; returns its index.html. `runner`: the GX runner of the run (its Data Docs)."""
+def write_data_docs(docs_dir: Path, runner) -> Path | None:
+    """The GX Data Docs of the runner's validations, made to open offline; their index (None: none)."""
+    gx_index = runner.build_data_docs(Path(docs_dir) / "gx")
+    return offline_data_docs(Path(docs_dir) / "gx") if gx_index is not None else None
+
+
+def build_site(docs_dir: Path, *, registry: Registry | None = None, warehouse_path: Path,
+               today: dt.date | None = None) -> Path:
+    """Write the SOP site; returns its index.html. It links the GX Data Docs the gates wrote last
+    (`write_data_docs`, docs_dir/gx), if any."""
     reg = registry or default_registry()
     today = today or dt.date.today()
     docs_dir = Path(docs_dir)
     (docs_dir / "sops").mkdir(parents=True, exist_ok=True)
-    gx_index = runner.build_data_docs(docs_dir / "gx") if runner is not None else None
-    if gx_index is not None:
-        gx_index = offline_data_docs(docs_dir / "gx")
-    if gx_index is None and (docs_dir / "gx" / "index.html").exists():
-        gx_index = docs_dir / "gx" / "index.html"
+    gx_index = docs_dir / "gx" / "index.html" if (docs_dir / "gx" / "index.html").exists() else None
     compliance, latest = _read(warehouse_path)
     for s in reg.sops:
         (docs_dir / "sops" / f"{s.id}.html").write_text(sop_page(s, reg, compliance.get(s.id, []), latest.get(s.id, []), today))

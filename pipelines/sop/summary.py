@@ -94,8 +94,8 @@ def print_sop_summary(warehouse_path: Path, *, reg: Registry | None = None, prin
         evaluated = {(r[1], r[2]) for r in mine}
         skipped = [t for t in targets if t.gate.sop_id == sop.id and (t.gate.suite, t.asset) not in evaluated]
         if rows and skipped:  # its rate counts only the gates that ran: say which did not
-            print_fn(f"      ? NOT EVALUATED in this run ({len(skipped)} gate(s); their input was not built, see the run "
-                     f"log): " + ", ".join(f"{t.gate.suite} on {t.asset}" for t in skipped[:6])
+            print_fn(f"      ? NOT EVALUATED in this run ({len(skipped)} gate(s), skipped: a failed data gate refused their input or it "
+                     f"was not built, see the run log): " + ", ".join(f"{t.gate.suite} on {t.asset}" for t in skipped[:6])
                      + (" ..." if len(skipped) > 6 else ""))
         failed: dict[tuple, list] = {}
         for r in mine:

@@ -18,13 +18,14 @@ def test_models_run_parents_first_and_ephemeral_models_are_inlined():
     assert order == ["model.p.a", "model.p.b", "model.p.c"]
 
 
-def test_stages_split_the_dbt_step_into_dbt_gates_and_event_handling():
-    timings = {"steps": {"raw__orders": 2.0, "dbt_models": 10.0, "serving__kpi_warehouse": 1.0},
-               "dbt_step_split": {"dbt": 5.0, "gates": 2.0, "writes": 0.5, "site": 0.5},
+def test_stages_count_the_dbt_steps_and_the_gate_steps_apart():
+    timings = {"steps": {"raw__orders": 2.0, "dbt_staging": 3.0, "gates__staging__stg_storefront__orders": 0.5,
+                         "gates__sop__sop_lg_01__shipments": 1.5, "dbt_storefront": 4.0, "dbt_core": 2.5,
+                         "serving__kpi_warehouse": 1.0},
                "run_seconds": 15.0, "since_process_start": 18.0, "launch_seconds": 1.5, "event_counts": {"X": 7}}
     s = _stages(timings, wall=20.0)
-    assert (s["ingest"], s["dbt"], s["gates"], s["publish"]) == (2.0, 7.5, 2.5, 1.0)
-    assert s["overhead"] == 7.0 and s["startup"] == 3.0 and s["dbt_step_events"] == 2.0 and s["events"] == 7
+    assert (s["ingest"], s["dbt"], s["gates"], s["publish"]) == (2.0, 9.5, 2.0, 1.0)
+    assert s["overhead"] == 5.5 and s["startup"] == 3.0 and s["events"] == 7
 
 
 def test_duckdb_memory_limit_is_checked(monkeypatch):

@@ -43,13 +43,6 @@ def test_version_from_the_installed_package_and_no_adapter(monkeypatch):
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
-def test_build_dbt_specs_takes_the_arguments_transform_passes():
-    from dagster_dbt.asset_utils import build_dbt_specs
-
-    params = set(inspect.signature(build_dbt_specs).parameters)
-    assert {"translator", "manifest", "select", "exclude", "selector", "io_manager_key", "project"} <= params
-
-
 def test_the_event_log_storage_overrides_what_sqlite_event_log_storage_has():
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 

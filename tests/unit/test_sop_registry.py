@@ -153,18 +153,19 @@ def test_every_model_reading_a_gated_asset_leaves_its_quarantined_rows_out_by_th
 
 def test_checks_are_generated_from_the_registry_data_gates_blocking():
     from pipelines.definitions import defs
+    from pipelines.sop.checks import check_asset_key
 
     graph = defs.resolve_asset_graph()
     checks = {(k.asset_key.to_user_string(), k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
     targets = REG.targets()
     assert len(targets) == 27 - 1 + 20  # the intake gate once per export
     for t in targets:
-        spec = checks[(t.asset, t.gate.suite)]
+        spec = checks[(check_asset_key(t).to_user_string(), t.gate.suite)]
         assert spec.blocking == (t.gate.severity == "block"), t.label
         assert spec.metadata["sop_id"] == t.gate.sop_id and "@" in spec.metadata["owner"]
     job = defs.resolve_job_def("refresh_all")
     assert {(k.asset_key.to_user_string(), k.name) for k in job.asset_layer.asset_graph.asset_check_keys} >= {
-        (t.asset, t.gate.suite) for t in targets}
+        (check_asset_key(t).to_user_string(), t.gate.suite) for t in targets}
 
 
 def test_assets_carry_the_owners_of_their_sops():

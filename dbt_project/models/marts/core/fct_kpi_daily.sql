@@ -7,10 +7,9 @@
     kpi_targets: ratio KPIs are compared on every row; amounts and counts (rollup = sum) have
     whole-business daily targets, compared on 'all' rows only.
     One domain's bad data holds back that domain only: a mart held by a failed data gate is not
-    rebuilt (pipelines/sop/gating.py), this table reads its last good version and marks those
-    rows stale with the gate and the reason (source ops.kpi_mart_state); a mart never built yet
-    has no rows here. Tagged reads_last_good: the dbt step builds it although a mart is held. -#}
-{{ config(tags=['reads_last_good']) }}
+    rebuilt (Dagster skips its step, pipelines/sop/refresh.py), this table reads its last good
+    version and marks those rows stale with the gate and the reason (source ops.kpi_mart_state);
+    a mart never built yet has no rows here. -#}
 
 {%- set catalog = kpi_catalog() %}
 {%- set marts = var('kpi_marts') %}

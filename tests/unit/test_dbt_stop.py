@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from pipelines.sop.gating import _stop
+from pipelines.transform import stop_dbt as _stop
 
 
 def test_stop_interrupts_a_running_process_like_ctrl_c():

@@ -1,0 +1,76 @@
+"""The dbt steps split by selector (pipelines/transform.py DBT_STEPS), read from the project's own
+Definitions: what a failed data gate holds back is decided by Dagster's graph of steps, so the split
+must put every model in one step and each domain's models in a step of their own."""
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from pipelines.transform import CORE_STEP, DBT_STEPS, dbt_manifest, dbt_steps
+
+OTHER_DOMAINS = {"dbt_storefront", "dbt_customer_service", "dbt_marketing", "dbt_manufacturing", "dbt_logistics"}
+
+
+@pytest.fixture(scope="module")
+def defs():
+    from pipelines.definitions import defs
+
+    return defs
+
+
+def _step_of() -> dict[str, str]:
+    return {key.path[-1]: step.op.name for step in dbt_steps for key in step.keys}
+
+
+def test_every_model_and_seed_is_built_by_exactly_one_step():
+    built = [key.path[-1] for step in dbt_steps for key in step.keys]
+    nodes = {n["name"] for n in dbt_manifest()["nodes"].values() if n["resource_type"] in ("model", "seed")}
+    assert sorted(built) == sorted(nodes)
+    assert [step.op.name for step in dbt_steps] == list(DBT_STEPS)
+
+
+def test_each_domain_step_builds_its_intermediate_models_its_marts_and_their_dimensions():
+    step = _step_of()
+    assert {step[m] for m in ("int_manufacturing__runs", "fct_manufacturing_daily", "dim_production_lines")} == {"dbt_manufacturing"}
+    assert {step[m] for m in ("int_storefront__orders", "fct_storefront_daily", "dim_customers", "dim_products")} == {"dbt_storefront"}
+    assert {step[m] for m in ("fct_kpi_daily", "dim_kpi", "kpi_targets", "fct_sop_compliance_daily")} == {CORE_STEP}
+    assert {step[m] for m in ("stg_mes__production_runs", "sop_mf_01__runs", "int_finance__fx_rates_to_base")} == {"dbt_staging"}
+
+
+def _steps_downstream(defs, key: str) -> set[str]:
+    graph = defs.resolve_asset_graph()
+    keys = dg.AssetSelection.assets(dg.AssetKey(key.split("/"))).downstream().resolve(graph)
+    step = {k: s.op.name for s in dbt_steps for k in s.keys}
+    return {step[k] for k in keys if k in step}
+
+
+def test_a_failed_gate_on_a_staging_model_holds_back_its_domain_and_the_core_only(defs):
+    assert _steps_downstream(defs, "staging/stg_mes__production_runs") == {"dbt_staging", "dbt_manufacturing", CORE_STEP}
+    assert _steps_downstream(defs, "staging/stg_helpdesk__tickets") == {"dbt_staging", "dbt_customer_service", CORE_STEP}
+    # the shipments feed logistics only; the orders feed the storefront and the domains that read its orders
+    assert _steps_downstream(defs, "staging/stg_logistics__shipments") & OTHER_DOMAINS == {"dbt_logistics"}
+    assert "dbt_customer_service" not in _steps_downstream(defs, "staging/stg_storefront__orders")
+
+
+def test_data_gates_are_blocking_checks_in_a_step_of_their_own_per_asset(defs):
+    from pipelines.sop.refresh import gate_checks
+
+    for checks in gate_checks():
+        assets = {k.asset_key for k in checks.check_keys}
+        assert len(assets) == 1, checks.node_def.name  # one failing step holds back what is downstream of one asset
+        (asset,) = assets
+        assert checks.node_def.name == "gates__" + "__".join(asset.path)
+    job = defs.resolve_job_def("refresh_all")
+    assert {"gates__staging__stg_mes__production_runs", "dbt_manufacturing"} <= set(job.graph.node_dict)
+
+
+def test_a_test_reading_two_steps_models_runs_where_both_are_built():
+    # a relationships test from a mart to its dimension is a check of the domain step, which builds both
+    step = next(s for s in dbt_steps if s.op.name == "dbt_manufacturing")
+    assert any("relationships_fct_manufacturing_daily_line_id" in k.name for k in step.check_keys)
+
+
+def test_publish_builds_the_core_from_the_warehouse_as_it_is(defs):
+    job = defs.resolve_job_def("publish_kpis")
+    assert CORE_STEP in job.graph.node_dict and "serving__kpi_warehouse" in job.graph.node_dict
+    assert not OTHER_DOMAINS & set(job.graph.node_dict) and "dbt_staging" not in job.graph.node_dict
