@@ -133,7 +133,7 @@ def _stages(timings: dict, wall: float) -> dict:
     for step, secs in timings.get("steps", {}).items():
         if step.startswith("dbt_"):
             dbt += secs
-        elif step.startswith("gates__"):
+        elif step.startswith(("data_gates__", "process_gates__")):
             gates += secs
         elif "serving" in step or "dashboard" in step:
             publish += secs

@@ -1,20 +1,25 @@
 """The SOP gates in the refresh, in Dagster's own terms.
 
-Every gate of the SOP registry is a Dagster asset check; the checks on one asset are one step
-(`gates__<layer>__<name>`), evaluated by Great Expectations once the dbt step that builds the asset
-(and the gate view it validates) is done:
+Every gate of the SOP registry is a Dagster asset check on the asset it validates, evaluated by
+Great Expectations once the dbt step that builds the asset (and the gate view it validates) is done:
 
 - a data gate (severity block) is a blocking check: when it fails, Dagster skips every step
-  downstream of its asset in that run, and only those. The dbt steps are split so that this holds
+  downstream of its step in that run, and only those. The dbt steps are split so that this holds
   back one domain (pipelines/transform.py DBT_STEPS); the held domain's marts keep their last good
   rows, which `ops.kpi_mart_state` marks held with the gate and the reason;
 - a data gate that Great Expectations lets pass thanks to its tolerance (`mostly`) while some rows
   broke it quarantines those rows (ops.sop_quarantine, replaced per gate on every evaluation): the
   models reading the asset leave them out (dbt macro not_quarantined), the check warns;
-- a process gate (severity warn) reports with WARN severity and never blocks;
+- a process gate (severity warn) reports with WARN severity and never blocks; it waits for the data
+  gates of the staging models its view reads, and is skipped with them;
 - the intake gate of an export (SOP-DATA-01) validates the raw table through its contract and sits
   on the export's staging model: on `raw/*` it would hold back the staging step, shared by every
   domain.
+
+A step is Dagster's unit of skipping, and each step costs a little, so checks share a step exactly
+when skipping it skips the same steps (gate_steps): the data gates of the staging models that feed
+the same domains (`data_gates__<domains>`), the process gates that wait on the same data gates
+(`process_gates__<sops>`).
 
 Every result is written to ops.sop_check_results (fct_sop_compliance_daily). The cross-domain core
 step (dbt_core), downstream of every domain, is skipped with a held domain: job `publish_kpis`
@@ -106,21 +111,50 @@ class SopGates(dg.ConfigurableResource):
 
 
 def gate_checks() -> list[dg.AssetChecksDefinition]:
-    """One step per checked asset: a failed data gate holds back what is downstream of that asset only."""
-    reg = registry()
-    by_asset: dict[dg.AssetKey, list[GateTarget]] = {}
-    for t in reg.targets():
-        by_asset.setdefault(check_asset_key(t), []).append(t)
-    return [_gate_step(key, targets) for key, targets in sorted(by_asset.items(), key=lambda kv: kv[0].path)]
+    """One step per group of gate_steps()."""
+    return [_gate_step(name, targets) for name, targets in gate_steps().items()]
 
 
-def _gate_step(key: dg.AssetKey, targets: list[GateTarget]) -> dg.AssetChecksDefinition:
+def gate_steps() -> dict[str, list[GateTarget]]:
+    """The gates of each gate step. A failed data gate fails its step, and Dagster skips every step
+    downstream of any check of it: data gates share a step when their assets feed the same domain
+    steps (named after them; `sop_views_only` when an export feeds SOP gate views alone), process
+    gates when they wait on the same data gate steps (named after their SOPs)."""
+    from ..transform import CORE_STEP, STAGING_STEP, dbt_steps
+
+    step_of = {k.path[-1]: step.node_def.name for step in dbt_steps for k in step.keys}
+    targets = registry().targets()
+    data_step: dict[dg.AssetKey, str] = {}
+    for t in targets:
+        key = check_asset_key(t)
+        if t.gate.is_data_gate and key not in data_step:
+            domains = sorted({step_of[m] for m in dbt_descendants(key.path[-1]) if m in step_of} - {STAGING_STEP, CORE_STEP})
+            data_step[key] = "data_gates__" + ("__".join(d.removeprefix("dbt_") for d in domains) or "sop_views_only")
+    process: dict[tuple[str, ...], list[GateTarget]] = {}
+    steps: dict[str, list[GateTarget]] = {}
+    for t in targets:
+        key = check_asset_key(t)
+        if t.gate.is_data_gate:
+            steps.setdefault(data_step[key], []).append(t)
+        else:
+            waits_on = tuple(sorted({data_step[i] for i in staging_inputs(key) if i in data_step}))
+            process.setdefault(waits_on, []).append(t)
+    for group in process.values():
+        name = "process_gates__" + "__".join(sorted({t.gate.sop_id.lower().replace("-", "_") for t in group}))
+        if name in steps:
+            raise ValueError(f"two groups of process gates would both be step {name}: "
+                             "their SOPs' gates wait on different data gates (pipelines/sop/refresh.py gate_steps)")
+        steps[name] = group
+    return dict(sorted(steps.items()))
+
+
+def _gate_step(name: str, targets: list[GateTarget]) -> dg.AssetChecksDefinition:
     reg = registry()
     from ..ingest import DUCKDB_WRITER_POOL
 
     @dg.multi_asset_check(
-        name="gates__" + "__".join(key.path),
-        specs=[check_spec(t, reg.sop(t.gate.sop_id), reads=[] if t.gate.is_data_gate else staging_inputs(key))
+        name=name,
+        specs=[check_spec(t, reg.sop(t.gate.sop_id), reads=[] if t.gate.is_data_gate else staging_inputs(check_asset_key(t)))
                for t in targets],
         can_subset=True,
         pool=DUCKDB_WRITER_POOL,  # it writes the gate results
@@ -194,21 +228,26 @@ def staging_inputs(key: dg.AssetKey) -> list[dg.AssetKey]:
                   if p in nodes and nodes[p]["fqn"][1] == "staging")
 
 
-def kpi_marts_downstream(key: dg.AssetKey) -> list[str]:
-    """The KPI marts (var kpi_marts, without the long table) downstream of a dbt asset, in dbt's graph."""
-    from ..kpis import LONG_TABLE, kpi_marts
+def dbt_descendants(model: str) -> set[str]:
+    """The names of every dbt node downstream of a model, in dbt's graph."""
     from ..transform import dbt_manifest
 
     manifest = dbt_manifest()
-    marts = set(kpi_marts()) - {LONG_TABLE}
     uid_of = {n["name"]: uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
-    todo, seen = [uid_of.get(key.path[-1])], set()
+    todo, seen = [uid_of.get(model)], set()
     while todo:
         for kid in manifest["child_map"].get(todo.pop(), ()):
             if kid not in seen:
                 seen.add(kid)
                 todo.append(kid)
-    return sorted(manifest["nodes"][u]["name"] for u in seen if manifest["nodes"].get(u, {}).get("name") in marts)
+    return {manifest["nodes"][u]["name"] for u in seen if u in manifest["nodes"]}
+
+
+def kpi_marts_downstream(key: dg.AssetKey) -> list[str]:
+    """The KPI marts (var kpi_marts, without the long table) downstream of a dbt asset."""
+    from ..kpis import LONG_TABLE, kpi_marts
+
+    return sorted(dbt_descendants(key.path[-1]) & (set(kpi_marts()) - {LONG_TABLE}))
 
 
 # --- what the dbt steps record ---------------------------------------------------------------

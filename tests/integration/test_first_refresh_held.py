@@ -63,7 +63,7 @@ def test_the_console_names_causes_once_and_the_gates_it_could_not_evaluate(first
     names = skipped.removeprefix(prefix).removesuffix(" did not run").split(", ")
     assert sorted(names) == ["dbt_core", "dbt_logistics", "dbt_marketing", "dbt_storefront"], skipped  # each once
     [gate_step] = [line for line in out if line.startswith("  ! dbt_storefront not run")]
-    assert gate_step.endswith("gates__staging__stg_storefront__orders failed"), gate_step
+    assert gate_step.endswith("data_gates__logistics__marketing__storefront failed"), gate_step
     # SOP-LG-01's process gate on paid orders reads the refused orders: Dagster skipped it; its rate
     # counts only the rest.
     lg = next(i for i, line in enumerate(sop) if line.strip().startswith("SOP-LG-01"))

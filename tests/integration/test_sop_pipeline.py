@@ -65,7 +65,7 @@ def test_a_failing_data_gate_holds_back_its_domain_and_the_other_domains_complet
 
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
-    assert [e.step_key for e in failures] == ["gates__staging__stg_mes__production_runs"]
+    assert [e.step_key for e in failures] == ["data_gates__manufacturing"]
     error = failures[0].event_specific_data.error
     assert error.cls_name == "DagsterAssetCheckFailedError", error.to_string()
     assert "staging/stg_mes__production_runs: sop_mf_02__run_counts" in error.message
@@ -73,7 +73,7 @@ def test_a_failing_data_gate_holds_back_its_domain_and_the_other_domains_complet
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert not {"dbt_manufacturing", "dbt_core"} & started
     assert {"dbt_storefront", "dbt_customer_service", "dbt_marketing", "dbt_logistics", "dbt_staging"} <= started
-    assert "  ! dbt_manufacturing not run: its upstream step(s) gates__staging__stg_mes__production_runs failed" in result.lines
+    assert "  ! dbt_manufacturing not run: its upstream step(s) data_gates__manufacturing failed" in result.lines
 
     step_models = {s.op.name: {k.path[-1] for k in s.keys} for s in dbt_steps}
     held = step_models["dbt_manufacturing"]

@@ -19,8 +19,8 @@ def test_models_run_parents_first_and_ephemeral_models_are_inlined():
 
 
 def test_stages_count_the_dbt_steps_and_the_gate_steps_apart():
-    timings = {"steps": {"raw__orders": 2.0, "dbt_staging": 3.0, "gates__staging__stg_storefront__orders": 0.5,
-                         "gates__sop__sop_lg_01__shipments": 1.5, "dbt_storefront": 4.0, "dbt_core": 2.5,
+    timings = {"steps": {"raw__orders": 2.0, "dbt_staging": 3.0, "data_gates__logistics__marketing__storefront": 0.5,
+                         "process_gates__sop_lg_01": 1.5, "dbt_storefront": 4.0, "dbt_core": 2.5,
                          "serving__kpi_warehouse": 1.0},
                "run_seconds": 15.0, "since_process_start": 18.0, "launch_seconds": 1.5, "event_counts": {"X": 7}}
     s = _stages(timings, wall=20.0)

@@ -52,16 +52,40 @@ def test_a_failed_gate_on_a_staging_model_holds_back_its_domain_and_the_core_onl
     assert "dbt_customer_service" not in _steps_downstream(defs, "staging/stg_storefront__orders")
 
 
-def test_data_gates_are_blocking_checks_in_a_step_of_their_own_per_asset(defs):
+def test_gates_share_a_step_only_when_its_failure_holds_back_the_same_domains(defs):
+    """A failed data gate fails its step: Dagster then skips what is downstream of every check of that
+    step. So a step's data gates must guard the same domain steps (read off Dagster's asset graph
+    here), and two steps never guard the same ones (one step would do)."""
     from pipelines.sop.refresh import gate_checks
 
+    guarded: dict[str, set[frozenset[str]]] = {}
     for checks in gate_checks():
-        assets = {k.asset_key for k in checks.check_keys}
-        assert len(assets) == 1, checks.node_def.name  # one failing step holds back what is downstream of one asset
-        (asset,) = assets
-        assert checks.node_def.name == "gates__" + "__".join(asset.path)
+        name = checks.node_def.name
+        specs = list(checks.check_specs)
+        blocking = {spec.blocking for spec in specs}
+        assert len(blocking) == 1, f"{name} mixes data gates and process gates"
+        if blocking == {True}:
+            assert name.startswith("data_gates__"), name
+            guarded[name] = {frozenset(_steps_downstream(defs, spec.asset_key.to_user_string()) & OTHER_DOMAINS)
+                             for spec in specs}
+            assert len(guarded[name]) == 1, (name, guarded[name])
+            (domains,) = guarded[name]
+            assert name == "data_gates__" + ("__".join(sorted(d.removeprefix("dbt_") for d in domains)) or "sop_views_only")
+        else:
+            assert name.startswith("process_gates__"), name
+    sets = [next(iter(g)) for g in guarded.values()]
+    assert len(sets) == len(set(sets)), guarded
+    assert guarded["data_gates__manufacturing"] == {frozenset({"dbt_manufacturing"})}
     job = defs.resolve_job_def("refresh_all")
-    assert {"gates__staging__stg_mes__production_runs", "dbt_manufacturing"} <= set(job.graph.node_dict)
+    assert {"data_gates__manufacturing", "dbt_manufacturing", "process_gates__sop_mf_01"} <= set(job.graph.node_dict)
+
+
+def test_a_process_gate_waits_for_the_data_gates_of_what_its_view_reads(defs):
+    """Dagster skips a process gate whose input a data gate refused: its step depends on that data gate's step."""
+    job = defs.resolve_job_def("refresh_all")
+    names = {o.node.name for o in job.graph.dependency_structure.all_upstream_outputs_from_node("process_gates__sop_mf_01")}
+    assert "data_gates__manufacturing" in names and "dbt_staging" in names, names
+    assert not {n for n in names if n.startswith("data_gates__")} - {"data_gates__manufacturing"}, names
 
 
 def test_a_test_reading_two_steps_models_runs_where_both_are_built():
