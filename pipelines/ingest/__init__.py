@@ -26,7 +26,7 @@ Guarantees, per export and run (docs/guarantees.md says how each one is tested):
 SQL identifiers come only from the contracts (checked by `common._ident`); file names, header
 names and values are bound as parameters or stay inside DuckDB, never spliced into SQL.
 
-One concern per module: `files` finds and prepares the landing files, `contract` checks a file's
+One concern per module: `files` finds and prepares the landing files, `header` checks a file's
 header against its export contract, `read` reads each format into the stage tables, `convert`
 converts text to the contract's types, `quarantine` quarantines rows by key, `load` is the load
 transaction, `tables` the raw schema, `assets` the Dagster assets; `common` is what they share.
@@ -36,7 +36,7 @@ from __future__ import annotations
 from .assets import (DUCKDB_WRITER_POOL, build_raw_asset, landing_asset_key, landing_spec, landing_specs, load_log_spec,
                      raw_asset_key, raw_assets)
 from .common import LOAD_LOG, PAUSE_ENV, REJECTS, ContractViolation, LoadResult
-from .contract import check_contract
+from .header import check_contract
 from .files import discover_files, file_checksum, unmatched_files
 from .load import load_export
 from .tables import ensure_raw_tables

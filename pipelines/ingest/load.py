@@ -16,7 +16,7 @@ from .common import ContractViolation, LOAD_LOG, LoadResult, PAUSE_ENV, REJECTS,
 from .tables import ensure_raw_tables
 from . import files as _files  # _files._stat: a test replaces it to simulate a file changing while read
 from .files import _File, _fingerprint, _identity, _prepare, _sniff, discover_files, unmatched_files
-from .contract import _csv_header, _landing_names, _parquet_columns, check_contract
+from .header import _csv_header, _landing_names, _parquet_columns, check_contract
 from .read import _create_stage_tables, _quarantine_unterminated, _stage_csv, _stage_jsonl, _stage_parquet
 from .quarantine import _quarantine_keys
 

@@ -7,7 +7,7 @@ from ..exports import Export
 from ..sql import literal
 from .common import ContractViolation, JSONL_SPLIT, LoadResult, MAX_LINE_BYTES, MAX_LISTED, _capped, _ident, _insert_rows, _type
 from .files import _File
-from .contract import check_contract
+from .header import check_contract
 from .convert import _clip, _convert_into_stage, _typed_raw_row
 from .quarantine import _drop_rejected_rows
 
