@@ -38,7 +38,7 @@ def check_asset_key(target: GateTarget) -> dg.AssetKey:
     return asset_key(target.asset)
 
 
-def _validated_asset(target: GateTarget) -> dg.AssetKey | None:
+def validated_asset(target: GateTarget) -> dg.AssetKey | None:
     """The asset of the view a gate validates when it is not the asset it sits on."""
     if target.export or target.gate.validates is None:
         return None
@@ -52,7 +52,7 @@ def check_spec(target: GateTarget, sop: Sop, reads: list[dg.AssetKey] = ()) -> d
     skips this check (Dagster's blocking), so a process gate never judges rows a data gate refused."""
     gate = target.gate
     kind = "Data gate (blocking)" if gate.is_data_gate else "Process gate (warn)"
-    validated = _validated_asset(target)
+    validated = validated_asset(target)
     deps = [*([validated] if validated else []), *(k for k in reads if k != validated)]
     return dg.AssetCheckSpec(
         name=gate.suite,
@@ -111,7 +111,7 @@ def owners_by_asset(keys: list[dg.AssetKey], reg: Registry | None = None) -> dic
     for t in reg.targets():
         sop = reg.sop(t.gate.sop_id)
         add(t.asset, sop)
-        validated = _validated_asset(t)
+        validated = validated_asset(t)
         if validated:
             add(validated.to_user_string(), sop)
     for s in reg.sops:
@@ -128,7 +128,7 @@ def gx_asset_keys(reg: Registry | None = None) -> set[dg.AssetKey]:
     intake gate sits on the staging model and validates the raw export."""
     reg = reg or registry()
     keys = {check_asset_key(t) for t in reg.targets()} | {asset_key(t.asset) for t in reg.targets() if t.export}
-    return keys | {k for k in map(_validated_asset, reg.targets()) if k}
+    return keys | {k for k in map(validated_asset, reg.targets()) if k}
 
 
 def _plain(value):

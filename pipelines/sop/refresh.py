@@ -205,12 +205,12 @@ def evaluate(context, sop_gates: SopGates, targets: list[GateTarget]) -> Iterato
 def unselected_gate_views(run: dg.DagsterRun) -> list[str]:
     """The SOP gate views that the run's gates validate but the run did not select (a part of the graph
     materialized from the UI): the staging step builds them too, a gate without its input is no gate."""
-    from .checks import _validated_asset
+    from .checks import validated_asset
 
     if run.asset_selection is None:
         return []
     checks = run.asset_check_selection
-    views = {_validated_asset(t) for t in registry().targets()
+    views = {validated_asset(t) for t in registry().targets()
              if check_asset_key(t) in run.asset_selection
              and (checks is None or dg.AssetCheckKey(check_asset_key(t), t.gate.suite) in checks)}
     return sorted(v.path[-1] for v in views if v is not None and v not in run.asset_selection)
