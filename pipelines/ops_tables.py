@@ -1,6 +1,6 @@
 """The warehouse's `ops` schema, what the pipeline records about its own runs: the one home of its names.
 
-The dbt step's tables (their layout in dbt: macros/sop_ops_tables.sql; dbt reads them as source `ops`)
+The tables of the SOP gate steps and the dbt steps (their layout in dbt: macros/sop_ops_tables.sql; dbt reads them as source `ops`)
 and the tables written by the alerts, the freshness checks and the publish step.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Daily partitions and the date window an incremental dbt run rebuilds.
 
-A partition is a business day. The raw asset of a daily export and the dbt step are
+A partition is a business day. The raw asset of a daily export and the dbt steps are
 partitioned by it; a run for a day (or a range of days, one run per backfill) hands dbt the
 window `min_date..max_date` (in the environment, KPI_WINDOW_MIN_DATE/MAX_DATE: pipelines/transform.py;
 the same days as `--vars` for a hand-run dbt), and the incremental models rebuild only those days.

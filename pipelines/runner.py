@@ -27,7 +27,7 @@ class _ProgressHandler(logging.Handler):
         super().__init__(level=logging.DEBUG)
         self.print = stream_print
         self.counts = {"assets": 0, "checks_passed": 0, "checks_failed": 0}
-        # Wall-clock seconds per step and the dbt step's own split (for KPI_TIMINGS_PATH / `kpi bench`).
+        # Wall-clock seconds per step (for KPI_TIMINGS_PATH / `kpi bench`).
         self.step_started: dict[str, float] = {}
         self.step_seconds: dict[str, float] = {}
         self.first_step_at: float | None = None

@@ -39,24 +39,32 @@ def _newest_input_mtime() -> float:
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than any model, macro or seed."""
+    """Parse the dbt project when its manifest is missing or older than any model, macro or seed.
+
+    Several processes may do it at once (the webserver and a run, test workers, Celery workers):
+    each parses into a folder of its own and moves the manifest into place in one rename, so no
+    process ever reads a manifest another one is still writing."""
     manifest = dbt_project.manifest_path
     if manifest.exists() and manifest.stat().st_mtime >= _newest_input_mtime():
         return manifest
+    import tempfile
+
     env = {**os.environ, **get_settings().dbt_env(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(dbt_project.target_path)],
-        env=env, capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"dbt parse failed in {DBT_PROJECT_DIR}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parse-", dir=manifest.parent) as own:
+        proc = subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--target-path", own],
+            env=env, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt parse failed in {DBT_PROJECT_DIR}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        os.replace(Path(own) / "manifest.json", manifest)
     return manifest
 
 
 @functools.cache
 def dbt_manifest() -> dict[str, Any]:
-    """The parsed manifest, read once per process (2 MB of JSON: the dbt step and the owners both need it)."""
+    """The parsed manifest, read once per process (2 MB of JSON: the dbt steps, the gate steps and the owners need it)."""
     return json.loads(ensure_manifest().read_text())
 
 
@@ -179,14 +187,14 @@ DOMAINS = ("storefront", "customer_service", "marketing", "manufacturing", "logi
 # The dimensions whose keys a domain's marts are tested against (relationships) are built with them.
 DOMAIN_DIMENSIONS = {"storefront": ("dim_customers", "dim_products"), "marketing": ("dim_campaigns",),
                      "manufacturing": ("dim_production_lines",), "logistics": ("dim_carriers",)}
+STAGING_STEP, CORE_STEP = "dbt_staging", "dbt_core"
 DBT_STEPS: dict[str, tuple[str, str]] = {  # step -> (dbt --select, dbt --exclude)
-    "dbt_staging": ("resource_type:seed path:models/staging path:models/sop_gates path:models/intermediate/finance", ""),
+    STAGING_STEP: ("resource_type:seed path:models/staging path:models/sop_gates path:models/intermediate/finance", ""),
     **{f"dbt_{d}": (" ".join([f"path:models/intermediate/{d}", f"path:models/marts/{d}", *DOMAIN_DIMENSIONS.get(d, ())]), "")
        for d in DOMAINS},
-    "dbt_core": ("path:models/intermediate/targets path:models/marts/core path:models/marts/sop",
+    CORE_STEP: ("path:models/intermediate/targets path:models/marts/core path:models/marts/sop",
                  " ".join(dim for dims in DOMAIN_DIMENSIONS.values() for dim in dims)),
 }
-STAGING_STEP, CORE_STEP = "dbt_staging", "dbt_core"
 
 
 def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:

@@ -44,7 +44,7 @@
 
 {#- One row per KPI mart (var kpi_marts): when its rows were last built, and whether a failed
     data gate holds it back (its last good rows stay; fct_kpi_daily marks them stale). Written by
-    the dbt step (pipelines/sop/results.py write_mart_state) before and after the marts' build. -#}
+    the data gate steps (held) and the dbt steps (built): pipelines/sop/refresh.py. -#}
 {% macro kpi_mart_state_ddl() -%}
     create table if not exists ops.kpi_mart_state (
         mart {{ dbt.type_string() }},                -- a model of var kpi_marts

@@ -60,7 +60,7 @@ def build_raw_asset(e: Export) -> dg.AssetsDefinition:
         settings = get_settings()
         from ..warehouse import connect
 
-        if settings.sop_gates:  # the dbt step's gates come next: import GX while this export loads
+        if settings.sop_gates:  # the SOP gate steps come after dbt_staging: import GX while this export loads
             from ..sop.gate_runner import warm_up_in_background
 
             warm_up_in_background()

@@ -33,8 +33,7 @@ def check_asset_key(target: GateTarget) -> dg.AssetKey:
     if target.export:
         from ..exports import EXPORTS
 
-        system = next(e.system for e in EXPORTS if e.name == target.export)
-        return dg.AssetKey(["staging", f"stg_{system}__{target.export}"])
+        return dg.AssetKey(["staging", next(e.staging_model for e in EXPORTS if e.name == target.export)])
     return asset_key(target.asset)
 
 

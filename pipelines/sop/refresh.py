@@ -27,6 +27,7 @@ builds it and publishes in a run of its own (pipelines/automation.py), from the 
 good rows, marked stale in fct_kpi_daily.
 """
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator
 
 import dagster as dg
@@ -221,11 +222,19 @@ def staging_inputs(key: dg.AssetKey) -> list[dg.AssetKey]:
     from ..transform import dbt_manifest
 
     nodes = dbt_manifest()["nodes"]
-    view = next((n for n in nodes.values() if n["resource_type"] == "model" and n["name"] == key.path[-1]), None)
-    if view is None or key.path[0] != "sop":
+    uid = _model_uids().get(key.path[-1])
+    if uid is None or key.path[0] != "sop":
         return []
-    return sorted(dg.AssetKey(["staging", nodes[p]["name"]]) for p in view["depends_on"]["nodes"]
+    return sorted(dg.AssetKey(["staging", nodes[p]["name"]]) for p in nodes[uid]["depends_on"]["nodes"]
                   if p in nodes and nodes[p]["fqn"][1] == "staging")
+
+
+@functools.cache
+def _model_uids() -> dict[str, str]:
+    """dbt model name -> unique id, from the manifest read once per process."""
+    from ..transform import dbt_manifest
+
+    return {n["name"]: uid for uid, n in dbt_manifest()["nodes"].items() if n["resource_type"] == "model"}
 
 
 def dbt_descendants(model: str) -> set[str]:
@@ -233,8 +242,7 @@ def dbt_descendants(model: str) -> set[str]:
     from ..transform import dbt_manifest
 
     manifest = dbt_manifest()
-    uid_of = {n["name"]: uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
-    todo, seen = [uid_of.get(model)], set()
+    todo, seen = [_model_uids().get(model)], set()
     while todo:
         for kid in manifest["child_map"].get(todo.pop(), ()):
             if kid not in seen:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pipelines.transform import CORE_STEP, DBT_STEPS, dbt_manifest, dbt_steps
+from pipelines.transform import CORE_STEP, DBT_STEPS, DOMAINS, dbt_manifest, dbt_steps
 
-OTHER_DOMAINS = {"dbt_storefront", "dbt_customer_service", "dbt_marketing", "dbt_manufacturing", "dbt_logistics"}
+OTHER_DOMAINS = {f"dbt_{d}" for d in DOMAINS}
 
 
 @pytest.fixture(scope="module")

@@ -270,7 +270,7 @@ def test_a_breach_names_a_small_share_with_its_digits_and_the_tolerance_it_broke
 
 
 def test_the_ops_table_names_of_python_are_the_ones_dbt_declares_and_creates():
-    """pipelines/ops_tables.py names the dbt step's ops tables; dbt declares them as source `ops` and
+    """pipelines/ops_tables.py names the ops tables of the gate and dbt steps; dbt declares them as source `ops` and
     creates them (macros/sop_ops_tables.sql): the same four, by the same names."""
     import yaml
 
