@@ -4,6 +4,10 @@ by tests/unit/test_compat.py, which fails when the library changes what it relie
 - `KpiDbtCliResource`: DbtCliResource without two costs it pays on every `cli()` call that this
   project never uses: `dbt --version` in a subprocess (1.5-4 s per dbt process) and a dbt Core adapter
   built in-process (~5 s per call; used only by `fetch_row_counts()` / `fetch_column_metadata()`).
+- dbt in the step's process (pipelines/dbt_in_process.py): dbt's events as the dicts of its JSON log
+  (`msg_to_dict`) made into dagster-dbt's event message (`DbtCoreCliEventMessage`, not exported), the
+  queries of an interrupted build cancelled (`FACTORY.adapters`), and the DuckDB database that
+  dbt-duckdb keeps open in the process after a build closed (`DuckDBConnectionManager._ENV`).
 - `reconstructable_job`: the Celery variant of a job, rebuilt by the workers from this code location.
 - `KeptEngineSqliteEventLogStorage`: Dagster's SQLite event log with its engines kept, an event log
   storage class named in config/dagster.yaml (opt-in per instance; nothing is patched, nothing done at
@@ -59,6 +63,42 @@ class KpiDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):
         return None
+
+
+def dbt_event_dict(msg) -> dict:
+    """A dbt event as the dict of dbt's JSON log line (what dagster-dbt parses from its subprocess)."""
+    from dbt_common.events.functions import msg_to_dict
+
+    return msg_to_dict(msg)
+
+
+def dbt_event_message(raw_event: dict):
+    """dagster-dbt's message for one dbt Core event; `.to_default_asset_events(...)` gives Dagster's events."""
+    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+
+    return DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
+
+
+def cancel_dbt_queries() -> None:
+    """Cancel the queries of every dbt adapter of this process (what dbt does on Ctrl-C)."""
+    from dbt.adapters.factory import FACTORY
+
+    for adapter in list(FACTORY.adapters.values()):
+        try:
+            adapter.cancel_open_connections()
+        except Exception:  # noqa: BLE001 - best effort: a connection may be closing already
+            pass
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB database that dbt-duckdb keeps open in the process after a build (closed
+    only at exit), so that another process can open the warehouse."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def reconstructable_job(module: str, attribute: str, job_name: str):

@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from . import dbt_in_process
 from .dbt_checks import describe_dbt_test, leading_comment
 from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
@@ -205,26 +206,35 @@ def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:
         built: list[dg.AssetKey] = []
         keys = context.assets_def.keys_by_output_name
         with environ:
-            invocation = dbt.cli(["build", *window_args, *DBT_REFRESH_ARGS], context=context, target_path=RUN_TARGET_PATH)
+            if dbt_in_process.is_whole_step(context):
+                invocation = None
+                events = _build_in_process(context, ["--select", select, *(["--exclude", exclude] if exclude else []),
+                                                     *window_args, *DBT_REFRESH_ARGS])
+            else:  # a subset: dagster-dbt computes its exact selection, for its own dbt process
+                invocation = dbt.cli(["build", *window_args, *DBT_REFRESH_ARGS], context=context, target_path=RUN_TARGET_PATH)
+                events = invocation.stream()
             try:
                 # KPI values as metadata on the KPI marts (pipelines/kpis.py): one wrapping call.
-                for event in with_kpi_metadata(invocation.stream(), context):
+                for event in with_kpi_metadata(events, context):
                     if isinstance(event, dg.Output):
                         built.append(keys[event.output_name])
                     yield event
             except BaseException:
                 # dbt failed, or the step was stopped while dbt runs: stop dbt, or it keeps the
                 # warehouse lock and every later writer (the alerts, the next run) waits on it.
-                stop_dbt(invocation.process)
+                if invocation is not None:
+                    stop_dbt(invocation.process)
+                else:
+                    events.close()
                 raise
             finally:
                 record_marts_built(context, built)  # also when a test failed after they were built
             views = unselected_gate_views(context.run) if name == STAGING_STEP else []
             if views:
                 context.log.info(f"dbt: the gate views the selected gates validate: {', '.join(views)}")
-                yield from dbt.cli(["build", *window_args, *DBT_REFRESH_ARGS, "--resource-type", "model",
-                                    "--select", " ".join(views)], manifest=dbt_manifest(),
-                                   dagster_dbt_translator=translator, target_path=RUN_TARGET_PATH).stream()
+                # not the step's outputs: materializations of assets outside the selection (context None)
+                yield from _build_in_process(None, [*window_args, *DBT_REFRESH_ARGS, "--resource-type", "model",
+                                                    "--select", " ".join(views)])
         if name == CORE_STEP:
             yield from after_core_step(context, built, sop_gates)
 
@@ -232,6 +242,14 @@ def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:
 
 
 dbt_steps = [_dbt_step(name, select, exclude) for name, (select, exclude) in DBT_STEPS.items()]
+
+
+def _build_in_process(context: dg.AssetExecutionContext | None, args: list[str]):
+    """`dbt build <args>` in this process (pipelines/dbt_in_process.py), its Dagster events."""
+    target = DBT_PROJECT_DIR / RUN_TARGET_PATH  # dagster-dbt's subprocess resolves it from the project folder
+    manifest = dbt_in_process.parsed_manifest(target, _newest_input_mtime(), tuple(get_settings().dbt_env()))
+    return dbt_in_process.build(args, manifest=manifest, context=context, manifest_json=dbt_manifest(),
+                                translator=translator, project=dbt_project, target_path=target)
 
 
 def stop_dbt(process, grace_seconds: float = 30) -> None:

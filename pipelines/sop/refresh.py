@@ -170,7 +170,7 @@ def _gate_step(name: str, targets: list[GateTarget]) -> dg.AssetChecksDefinition
 
 def evaluate(context, sop_gates: SopGates, targets: list[GateTarget]) -> Iterator[dg.AssetCheckResult]:
     """Evaluate gates, write their results, quarantine and holds, then report them as check results."""
-    from .results import watermarks, write_mart_holds, write_quarantine, write_results
+    from .results import record_evaluation, watermarks
 
     reg = registry()
     path = sop_gates.path()
@@ -181,12 +181,6 @@ def evaluate(context, sop_gates: SopGates, targets: list[GateTarget]) -> Iterato
         outcomes = [runner.evaluate_one(t, windows.get((t.gate.suite, t.asset))) for t in targets]
     finally:
         runner.close()  # release the warehouse: the results are written next, then dbt writes
-    run_id = context.run.run_id
-    write_results(path, run_id, outcomes, now)
-    quarantined = write_quarantine(path, run_id, outcomes, now)
-    if quarantined:
-        context.log.warning(f"{quarantined} row(s) quarantined below a data gate's tolerance, left out of the KPIs: "
-                            f"see {QUARANTINE}")
     held: dict[str, tuple[str, str]] = {}
     for o in outcomes:
         if o.target.gate.is_data_gate and not o.passed:
@@ -197,8 +191,10 @@ def evaluate(context, sop_gates: SopGates, targets: list[GateTarget]) -> Iterato
                                 f"KPI marts held back at their last good rows: {', '.join(marts) or 'none'}")
             for mart in marts:
                 held.setdefault(mart, (o.target.gate.suite, why))
-    if held:
-        write_mart_holds(path, run_id=run_id, started_at=now, held=held, fresh=[])
+    quarantined = record_evaluation(path, context.run.run_id, outcomes, now, held)
+    if quarantined:
+        context.log.warning(f"{quarantined} row(s) quarantined below a data gate's tolerance, left out of the KPIs: "
+                            f"see {QUARANTINE}")
     for o in outcomes:
         yield check_result(o, reg.sop(o.target.gate.sop_id))
 
@@ -263,7 +259,7 @@ def kpi_marts_downstream(key: dg.AssetKey) -> list[str]:
 def record_marts_built(context: dg.AssetExecutionContext, built: Iterable[dg.AssetKey]) -> None:
     """The KPI marts a dbt step rebuilt: fresh again (no longer held), built by this run."""
     from ..kpis import LONG_TABLE, kpi_marts
-    from .results import write_mart_holds, write_marts_built
+    from .results import write_marts_built
 
     marts = set(kpi_marts()) - {LONG_TABLE}
     names = sorted({k.path[-1] for k in built} & marts)
@@ -271,7 +267,6 @@ def record_marts_built(context: dg.AssetExecutionContext, built: Iterable[dg.Ass
         return
     path = get_settings().warehouse_path
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    write_mart_holds(path, run_id=context.run.run_id, started_at=now, held={}, fresh=names)
     write_marts_built(path, run_id=context.run.run_id, started_at=now, built=names)
 
 

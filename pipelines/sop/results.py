@@ -77,16 +77,34 @@ def result_rows(run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetim
     return frame
 
 
+def record_evaluation(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome], at: dt.datetime,
+                      held: dict[str, tuple[str, str]]) -> int:
+    """What a gate step decided, in one transaction: its results, its quarantine and the KPI marts it
+    holds back. Returns the number of rows quarantined."""
+    with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        _insert_results(con, run_id, outcomes, at)
+        quarantined = _replace_quarantine(con, run_id, outcomes, at)
+        _set_mart_holds(con, run_id=run_id, started_at=at, held=held, fresh=[])
+        con.execute("COMMIT")
+    return quarantined
+
+
 def write_results(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> int:
     """Append one row per expectation evaluated; a rerun of the same run id replaces its rows."""
+    with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        written = _insert_results(con, run_id, outcomes, checked_at)
+        con.execute("COMMIT")
+    return written
+
+
+def _insert_results(con, run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> int:
     if not outcomes:
         return 0
     frame = result_rows(run_id, outcomes, checked_at)
-    with connect(warehouse_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {RESULTS} WHERE run_id = ? AND (suite, asset) IN (SELECT suite, asset FROM frame)", [run_id])
-        con.execute(f"INSERT INTO {RESULTS} BY NAME SELECT * FROM frame")
-        con.execute("COMMIT")
+    con.execute(f"DELETE FROM {RESULTS} WHERE run_id = ? AND (suite, asset) IN (SELECT suite, asset FROM frame)", [run_id])
+    con.execute(f"INSERT INTO {RESULTS} BY NAME SELECT * FROM frame")
     return len(frame)
 
 
@@ -118,7 +136,7 @@ def quarantine_rows(run_id: str, outcomes: list[GateOutcome], at: dt.datetime) -
     return pd.DataFrame.from_records(records, columns=columns)
 
 
-def write_quarantine(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome], at: dt.datetime) -> int:
+def _replace_quarantine(con, run_id: str, outcomes: list[GateOutcome], at: dt.datetime) -> int:
     """Each data gate evaluated (and readable) replaces its quarantine: the rows it lets through now,
     none when it passed clean or failed (a failed gate holds its domain back instead)."""
     judged = [(o.target.gate.suite, o.target.asset) for o in outcomes if o.target.gate.is_data_gate and o.error is None]
@@ -126,12 +144,9 @@ def write_quarantine(warehouse_path: Path, run_id: str, outcomes: list[GateOutco
         return 0
     frame = quarantine_rows(run_id, outcomes, at)
     gates = pd.DataFrame(judged, columns=["suite", "asset"])
-    with connect(warehouse_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {QUARANTINE} WHERE (suite, asset) IN (SELECT suite, asset FROM gates)")
-        if len(frame):
-            con.execute(f"INSERT INTO {QUARANTINE} BY NAME SELECT * FROM frame")
-        con.execute("COMMIT")
+    con.execute(f"DELETE FROM {QUARANTINE} WHERE (suite, asset) IN (SELECT suite, asset FROM gates)")
+    if len(frame):
+        con.execute(f"INSERT INTO {QUARANTINE} BY NAME SELECT * FROM frame")
     return len(frame)
 
 
@@ -148,31 +163,30 @@ def write_refresh(warehouse_path: Path, *, run_id: str, started_at: dt.datetime,
         con.execute("COMMIT")
 
 
-def write_mart_holds(warehouse_path: Path, *, run_id: str, started_at: dt.datetime,
-                     held: dict[str, tuple[str, str]], fresh: list[str]) -> None:
-    """Before the marts are built: the KPI marts a failed gate holds back (mart -> (gate, reason)),
-    which keep their last good rows, and the marts about to be rebuilt (no longer held)."""
-    with connect(warehouse_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        for mart in [*held, *fresh]:
-            con.execute(f"INSERT INTO {MART_STATE} (mart) SELECT ? WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {MART_STATE} WHERE mart = ?)", [mart, mart])
-        for mart, (gate, reason) in held.items():
-            con.execute(f"UPDATE {MART_STATE} SET held_by = ?, held_reason = ?, held_since = coalesce(held_since, ?), "
-                        "held_run_id = ? WHERE mart = ?", [gate, reason, started_at, run_id, mart])
-        for mart in fresh:
-            con.execute(f"UPDATE {MART_STATE} SET held_by = NULL, held_reason = NULL, held_since = NULL, "
-                        "held_run_id = NULL WHERE mart = ?", [mart])
-        con.execute("COMMIT")
+def _set_mart_holds(con, *, run_id: str, started_at: dt.datetime, held: dict[str, tuple[str, str]], fresh: list[str]) -> None:
+    """The KPI marts a failed gate holds back (mart -> (gate, reason)), which keep their last good
+    rows, and the marts rebuilt (no longer held)."""
+    for mart in [*held, *fresh]:
+        con.execute(f"INSERT INTO {MART_STATE} (mart) SELECT ? WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {MART_STATE} WHERE mart = ?)", [mart, mart])
+    for mart, (gate, reason) in held.items():
+        con.execute(f"UPDATE {MART_STATE} SET held_by = ?, held_reason = ?, held_since = coalesce(held_since, ?), "
+                    "held_run_id = ? WHERE mart = ?", [gate, reason, started_at, run_id, mart])
+    for mart in fresh:
+        con.execute(f"UPDATE {MART_STATE} SET held_by = NULL, held_reason = NULL, held_since = NULL, "
+                    "held_run_id = NULL WHERE mart = ?", [mart])
 
 
 def write_marts_built(warehouse_path: Path, *, run_id: str, started_at: dt.datetime, built: list[str]) -> None:
-    """After the build: the KPI marts this run rebuilt."""
+    """After the build: the KPI marts this run rebuilt, fresh again (no longer held)."""
     if not built:
         return
     with connect(warehouse_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        _set_mart_holds(con, run_id=run_id, started_at=started_at, held={}, fresh=built)
         con.executemany(f"UPDATE {MART_STATE} SET built_at = ?, built_run_id = ? WHERE mart = ?",
                         [[started_at, run_id, m] for m in built])
+        con.execute("COMMIT")
 
 
 @dataclass(frozen=True)

@@ -158,14 +158,10 @@ def test_sigkill_mid_ingest_mid_dbt_mid_publish_then_the_next_run_completes(publ
 
     # 2. The next run (which must first free the writer slot the killed run still holds): killed while dbt builds.
     run = Run(env, root / "run2.out")
-    started: list[float] = []
 
-    def dbt_is_building() -> bool:
-        if not run.children_named(b"dbt"):
-            return False
-        started.append(started[0] if started else time.monotonic())
+    def dbt_is_building() -> bool:  # dbt runs in the run's process: its lines go to the run's log
         log = (wh.parent / "last_run.log").read_text() if (wh.parent / "last_run.log").exists() else ""
-        return "OK created sql table model" in log or time.monotonic() - started[0] > 8
+        return "OK created sql table model" in log
 
     run.wait_for(dbt_is_building, "dbt building models")
     run.kill()

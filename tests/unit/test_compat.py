@@ -13,7 +13,8 @@ from dagster_dbt import DbtCliResource
 from pipelines.compat import KpiDbtCliResource
 from pipelines.transform import dbt_resource
 
-PRIVATE = re.compile(r"dagster\._core|_replace\(|asset_utils|_error_messages|_cli_version|_initialize_dbt_core_adapter")
+PRIVATE = re.compile(r"dagster\._core|_replace\(|asset_utils|_error_messages|_cli_version|_initialize_dbt_core_adapter"
+                     r"|dbt_cli_event|msg_to_dict|\bFACTORY\b|\._ENV\b")
 
 
 def test_no_private_api_outside_compat():
@@ -62,3 +63,27 @@ def test_reconstructable_job_of_the_code_location():
 
     recon = reconstructable_job("pipelines.definitions", "defs", "refresh_all")
     assert recon.get_definition().name == "refresh_all"
+
+
+def test_a_dbt_event_becomes_dagster_dbts_event_message():
+    from dbt_common.events.base_types import EventLevel, msg_from_base_event
+    from dbt_common.events.types import Note
+
+    from pipelines import compat
+    from pipelines.transform import dbt_manifest
+
+    raw = compat.dbt_event_dict(msg_from_base_event(Note(msg="hello"), level=EventLevel.INFO))
+    assert raw["info"]["name"] == "Note" and raw["info"]["level"] == "info" and raw["info"]["msg"] == "hello"
+    message = compat.dbt_event_message(raw)
+    assert str(message) == "hello" and not message.is_result_event
+    assert list(message.to_default_asset_events(manifest=dbt_manifest())) == []
+
+
+def test_what_dbt_in_process_relies_on_in_dbt_and_dbt_duckdb():
+    # tests/integration/test_dbt_in_process.py shows the behaviour (warehouse released, dbt stopped)
+    from dbt.adapters.base import BaseAdapter
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import FACTORY
+
+    assert "_ENV" in vars(DuckDBConnectionManager) and hasattr(DuckDBConnectionManager._LOCK, "acquire")
+    assert isinstance(FACTORY.adapters, dict) and callable(BaseAdapter.cancel_open_connections)
