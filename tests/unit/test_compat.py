@@ -50,12 +50,30 @@ def test_the_event_log_storage_overrides_what_sqlite_event_log_storage_has():
     from pipelines.compat import KeptEngineSqliteEventLogStorage
 
     # the methods it replaces, with the attributes its _connect uses
-    for name in ("_connect", "wipe", "conn_string_for_shard", "_initdb", "from_config_value", "config_type"):
+    for name in ("_connect", "wipe", "conn_string_for_shard", "_initdb", "from_config_value", "config_type", "has_table"):
         assert callable(getattr(SqliteEventLogStorage, name)), name
     assert "self._initialized_dbs" in inspect.getsource(SqliteEventLogStorage.__init__)
     assert "self._db_lock" in inspect.getsource(SqliteEventLogStorage.__init__)
     assert inspect.isgeneratorfunction(inspect.unwrap(SqliteEventLogStorage._connect))
     assert issubclass(KeptEngineSqliteEventLogStorage, SqliteEventLogStorage)
+
+
+def test_the_event_log_looks_a_table_up_once_it_exists(tmp_path, monkeypatch):
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from pipelines.compat import KeptEngineSqliteEventLogStorage
+
+    storage = KeptEngineSqliteEventLogStorage(base_dir=str(tmp_path))
+    asked: list[str] = []
+    looked_up = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, name: asked.append(name) or looked_up(self, name))
+
+    assert all(storage.supports_asset_checks for _ in range(5))  # what Dagster asks per check event
+    assert asked == ["asset_check_executions"]
+    assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+    assert asked.count("no_such_table") == 2, "absence is not remembered: a migration may add the table"
+    storage.wipe()
+    assert storage.supports_asset_checks and asked.count("asset_check_executions") == 2, "forgotten on wipe"
 
 
 def test_reconstructable_job_of_the_code_location():
