@@ -32,11 +32,11 @@ _lock = threading.Lock()  # dbt keeps global state: one invocation at a time per
 CANCEL_GRACE_SECONDS = 30
 
 
-def is_whole_step(context: dg.AssetExecutionContext) -> bool:
-    """Whether the run builds every asset and check of the step (not a subset chosen in the UI)."""
-    assets_def = context.assets_def
-    return (set(context.selected_asset_keys) == set(assets_def.keys)
-            and set(context.selected_asset_check_keys) == set(assets_def.check_keys))
+def is_whole_step(context: dg.AssetExecutionContext, step: dg.AssetsDefinition) -> bool:
+    """Whether the run builds every asset and check of the step (not a subset chosen in the UI).
+    `step` is the step's own definition: in a subset run, `context.assets_def` is the subset."""
+    return (set(context.selected_asset_keys) == set(step.keys)
+            and set(context.selected_asset_check_keys) == set(step.check_keys))
 
 
 def _common_args(target_path: Path) -> list[str]:

@@ -206,7 +206,7 @@ def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:
         built: list[dg.AssetKey] = []
         keys = context.assets_def.keys_by_output_name
         with environ:
-            if dbt_in_process.is_whole_step(context):
+            if dbt_in_process.is_whole_step(context, whole):
                 invocation = None
                 events = _build_in_process(context, ["--select", select, *(["--exclude", exclude] if exclude else []),
                                                      *window_args, *DBT_REFRESH_ARGS])
@@ -238,6 +238,7 @@ def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:
         if name == CORE_STEP:
             yield from after_core_step(context, built, sop_gates)
 
+    whole = _step  # the step's definition with all its assets (in a subset run, context.assets_def is the subset)
     return _step
 
 
