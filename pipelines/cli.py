@@ -313,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         # duckdb's bindings report objects duckdb-engine keeps until exit ("nanobind: leaked ...").
         import logging
 
+        if "pipelines.dbt_in_process" in sys.modules:
+            from .dbt_in_process import release_process_state
+
+            release_process_state()
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()

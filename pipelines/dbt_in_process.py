@@ -61,6 +61,21 @@ def parsed_manifest(target_path: Path, newest_input_mtime: float, env_keys: Sequ
     return _manifests[key]
 
 
+def release_process_state() -> None:
+    """Drop what dbt keeps in this process: the parsed manifests and dbt's adapters. Their locks are
+    multiprocessing semaphores; a process that ends with os._exit (`kpi`) would leave them to
+    Python's resource tracker, which warns of "leaked semaphore objects"."""
+    import gc
+
+    with _lock:
+        _manifests.clear()
+        if "dbt.adapters.factory" in sys.modules:
+            from dbt.adapters.factory import reset_adapters
+
+            reset_adapters()
+    gc.collect()  # the semaphores are unlinked when their locks are collected
+
+
 def build(args: Sequence[str], *, manifest: Any, context: dg.AssetExecutionContext | None, manifest_json: dict[str, Any],
           translator: DagsterDbtTranslator, project: DbtProject, target_path: Path) -> Iterator[Any]:
     """Run `dbt build <args>` in this process and yield dagster-dbt's Dagster events for it, as
