@@ -2,7 +2,8 @@
 
 From one set of demo exports: ingestion loads DuckDB and writes the raw zone (typed Parquet by
 export date); dbt builds the marts on DuckDB (subprocess) and on Spark (in this process: one
-SparkSession, one JVM, for the whole module) — a full refresh, then one nightly day with the
+SparkSession, one JVM, for the whole module,
+its tables in Spark's in-memory catalog: KPI_SPARK_CATALOG, the Derby metastore is for separate dbt processes) — a full refresh, then one nightly day with the
 partition window vars (pipelines/partitions.py), its tables and incremental model rebuilt.
 fct_kpi_daily must agree row for row (values to 6 significant digits; column types may differ). The SOP gates run on Spark from the same suites
 and must reach the same verdicts as on DuckDB.
@@ -147,7 +148,7 @@ def engines(tmp_path_factory):
            "KPI_SERVING_PATH": str(root / "serving" / "kpi.duckdb"), "KPI_SPARK_DIR": str(root / "spark"),
            "KPI_RAW_ZONE_DIR": str(root / "raw_zone"), "KPI_BUSINESS_TIMEZONE": "UTC", "KPI_BASE_CURRENCY": "USD",
            "KPI_INCREMENTAL_LOOKBACK_DAYS": str(LOOKBACK), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-           "KPI_SPARK_SHUFFLE_PARTITIONS": "2"}
+           "KPI_SPARK_SHUFFLE_PARTITIONS": "2", "KPI_SPARK_CATALOG": "in-memory"}
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
         mp.setenv(k, v)
