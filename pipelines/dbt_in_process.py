@@ -30,6 +30,7 @@ _DONE = object()
 _manifests: dict[tuple, Any] = {}  # (dbt's environment, newest project file) -> dbt's parsed Manifest
 _lock = threading.Lock()  # dbt keeps global state: one invocation at a time per process
 CANCEL_GRACE_SECONDS = 30
+WAREHOUSE_ENV = "KPI_WAREHOUSE_PATH"  # profiles.yml: the DuckDB file dbt builds in
 
 
 def is_whole_step(context: dg.AssetExecutionContext, step: dg.AssetsDefinition) -> bool:
@@ -45,10 +46,18 @@ def _common_args(target_path: Path) -> list[str]:
             "--target-path", str(target_path), "--log-path", str(target_path), "--no-send-anonymous-usage-stats", "--quiet", "--log-level", "none"]
 
 
+def _environment_key(env_keys: Sequence[str]) -> tuple:
+    """What of dbt's environment the parsed project depends on. Of the warehouse path only the file's
+    name: it is every node's database; its folder is not in the manifest (a parse for any other folder
+    is the same), so one parse serves every warehouse of that name in the process (e.g. each test's)."""
+    return tuple((k, Path(os.environ[k]).stem if k == WAREHOUSE_ENV and os.environ.get(k) else os.environ.get(k))
+                 for k in env_keys)
+
+
 def parsed_manifest(target_path: Path, newest_input_mtime: float, env_keys: Sequence[str]) -> Any:
     """dbt's Manifest of the project, parsed once per process for each environment dbt reads
-    (a node's database is the warehouse file's name) and each version of the project's files."""
-    key = (tuple((k, os.environ.get(k)) for k in env_keys), newest_input_mtime)
+    (`_environment_key`) and each version of the project's files."""
+    key = (_environment_key(env_keys), newest_input_mtime)
     if key not in _manifests:
         from dbt.cli.main import dbtRunner
 

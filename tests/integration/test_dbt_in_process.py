@@ -64,12 +64,19 @@ def test_a_build_stopped_midway_stops_dbt_and_releases_the_warehouse(dbt_env):
     assert any(isinstance(e, dg.AssetMaterialization) for e in _build_in_process(None, ["--select", "channel_sla", *DBT_REFRESH_ARGS]))
 
 
-def test_the_parsed_project_is_reused_until_the_warehouse_or_a_file_changes(dbt_env, monkeypatch, tmp_path):
+def test_the_parsed_project_is_reused_until_the_warehouse_name_or_a_file_changes(dbt_env, monkeypatch, tmp_path):
     from pipelines.transform import DBT_PROJECT_DIR, RUN_TARGET_PATH, _newest_input_mtime
 
     target, keys = DBT_PROJECT_DIR / RUN_TARGET_PATH, tuple(dbt_env.dbt_env())
     first = dbt_in_process.parsed_manifest(target, _newest_input_mtime(), keys)
     assert dbt_in_process.parsed_manifest(target, _newest_input_mtime(), keys) is first
+    # A warehouse of the same name in another folder (another test's world): the same project, not parsed again
+    monkeypatch.setenv("KPI_WAREHOUSE_PATH", str(tmp_path / "elsewhere" / dbt_env.warehouse_path.name))
+    assert dbt_in_process.parsed_manifest(target, _newest_input_mtime(), keys) is first
+    same = dbt_in_process._environment_key(keys)
+    monkeypatch.setenv("KPI_BASE_CURRENCY", "EUR")  # a var the models read: the key of another parse
+    assert dbt_in_process._environment_key(keys) != same
+    monkeypatch.setenv("KPI_BASE_CURRENCY", dbt_env.base_currency)
     assert dbt_in_process.parsed_manifest(target, _newest_input_mtime() + 1, keys) is not first  # a model edited
     monkeypatch.setenv("KPI_WAREHOUSE_PATH", str(tmp_path / "other" / "other.duckdb"))
     other = dbt_in_process.parsed_manifest(target, _newest_input_mtime(), keys)
