@@ -26,6 +26,8 @@ from .warehouse import has_table
 log = logging.getLogger(__name__)
 
 LONG_TABLE = "fct_kpi_daily"
+# The long table's week and month roll-ups (models kpi_weekly, kpi_monthly): no KPI metadata of their own.
+PERIOD_TABLES = ("kpi_weekly", "kpi_monthly")
 STATUS_VALUES = ("on_target", "at_risk", "off_target")
 
 
@@ -148,7 +150,9 @@ def with_kpi_metadata(events: Iterable, context=None, warehouse_path: Path | Non
     Usage in the dbt asset: `yield from with_kpi_metadata(dbt.cli([...], context=context).stream(), context)`.
     Metadata is best effort: if the warehouse cannot be read, the events go out unchanged.
     """
-    marts = set(kpi_marts())
+    # The roll-ups too: downstream of the long table, their events must not overtake its held ones
+    # (Dagster wants a step's assets in dependency order).
+    marts = set(kpi_marts()) | set(PERIOD_TABLES)
     held: list = []
     failure: BaseException | None = None
     try:
