@@ -83,7 +83,9 @@ def kpi_status(value: float | None, target: float | None, direction: str | None,
 
 # --- metadata -------------------------------------------------------------------------------
 
-def _ratio(numerator, denominator, rollup: str) -> float | None:
+def kpi_value(numerator, denominator, rollup: str) -> float | None:
+    """A KPI's value from its (summed) components, as the dbt macro kpi_value: ratio → numerator /
+    denominator (None when it is 0); sum → the numerator."""
     if numerator is None:
         return None
     if rollup == "sum":
@@ -128,7 +130,7 @@ def kpi_metadata(con, asset_key) -> dict[str, float]:
             f"SELECT {sums} FROM marts.{table} WHERE kpi_date = (SELECT max(kpi_date) FROM marts.{table} {where})"
         ).fetchone()
         for i, kpi_id in enumerate(ids):
-            value = _ratio(row[2 * i], row[2 * i + 1], catalog[kpi_id]["rollup"])
+            value = kpi_value(row[2 * i], row[2 * i + 1], catalog[kpi_id]["rollup"])
             if value is not None:
                 values[kpi_id] = value
     return values
