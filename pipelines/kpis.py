@@ -26,6 +26,8 @@ from .warehouse import has_table
 log = logging.getLogger(__name__)
 
 LONG_TABLE = "fct_kpi_daily"
+# The long table's week and month roll-ups (models kpi_weekly, kpi_monthly): no KPI metadata of their own.
+PERIOD_TABLES = ("kpi_weekly", "kpi_monthly")
 STATUS_VALUES = ("on_target", "at_risk", "off_target")
 
 
@@ -81,7 +83,9 @@ def kpi_status(value: float | None, target: float | None, direction: str | None,
 
 # --- metadata -------------------------------------------------------------------------------
 
-def _ratio(numerator, denominator, rollup: str) -> float | None:
+def kpi_value(numerator, denominator, rollup: str) -> float | None:
+    """A KPI's value from its (summed) components, as the dbt macro kpi_value: ratio → numerator /
+    denominator (None when it is 0); sum → the numerator."""
     if numerator is None:
         return None
     if rollup == "sum":
@@ -126,7 +130,7 @@ def kpi_metadata(con, asset_key) -> dict[str, float]:
             f"SELECT {sums} FROM marts.{table} WHERE kpi_date = (SELECT max(kpi_date) FROM marts.{table} {where})"
         ).fetchone()
         for i, kpi_id in enumerate(ids):
-            value = _ratio(row[2 * i], row[2 * i + 1], catalog[kpi_id]["rollup"])
+            value = kpi_value(row[2 * i], row[2 * i + 1], catalog[kpi_id]["rollup"])
             if value is not None:
                 values[kpi_id] = value
     return values
@@ -148,7 +152,9 @@ def with_kpi_metadata(events: Iterable, context=None, warehouse_path: Path | Non
     Usage in the dbt asset: `yield from with_kpi_metadata(dbt.cli([...], context=context).stream(), context)`.
     Metadata is best effort: if the warehouse cannot be read, the events go out unchanged.
     """
-    marts = set(kpi_marts())
+    # The roll-ups too: downstream of the long table, their events must not overtake its held ones
+    # (Dagster wants a step's assets in dependency order).
+    marts = set(kpi_marts()) | set(PERIOD_TABLES)
     held: list = []
     failure: BaseException | None = None
     try:

@@ -1,10 +1,11 @@
 """The console KPI report: per domain, every KPI of the last complete week (Monday to Sunday)
 with its value, target and status.
 
-Read from the long table `marts.fct_kpi_daily` (segment_type = 'all') and `marts.dim_kpi`.
-A period value re-sums the daily components, sum(numerator) / sum(denominator) (amounts and
-counts: sum(numerator)), never an average of daily values. Targets of amounts and counts are
-daily whole-business figures: a week is compared with 7 × the target. Month-grain KPIs (the
+Read from the week roll-up `marts.kpi_weekly` (segment_type = 'all') and `marts.dim_kpi`: a week's
+value re-sums the daily components, sum(numerator) / sum(denominator) (amounts and counts:
+sum(numerator)), never an average of daily values; targets of amounts and counts are daily
+whole-business figures, so a week is compared with 7 × the target (dbt macros kpi_value and
+kpi_period_rollup). Month-grain KPIs (the
 12-month CLV, by cohort month) show the newest cohort month that has a value; the SOP compliance
 rate (dated by the gate run, after the data) the newest run's day when the week has none.
 """
@@ -14,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from .kpis import kpi_status, kpis_not_computed
+from .kpis import kpi_status, kpi_value, kpis_not_computed
 from .warehouse import connect, has_table
 
 STATUS_LABEL = {"on_target": "on target", "at_risk": "AT RISK", "off_target": "OFF TARGET", None: "-"}
@@ -41,7 +42,12 @@ def last_complete_week(last_day: dt.date, days: int = 7) -> tuple[dt.date, dt.da
 
 def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) -> tuple[dt.date, dt.date, list[KpiLine]] | None:
     """Every KPI over the last complete week (or `days` days ending on the last Sunday) of the warehouse.
-    A KPI needing an export in `not_delivered` has no value, and says so."""
+    A KPI needing an export in `not_delivered` has no value, and says so.
+
+    A week (days = 7) is read from `marts.kpi_weekly`: value, target and status as the snapshot's
+    analysts see them, computed by the one rollup rule (dbt macro kpi_value). Any other length is
+    no calendar period of the marts: it re-sums the daily components here, by the same rule's
+    Python form (kpis.kpi_value)."""
     if not (has_table(con, "marts.fct_kpi_daily") and has_table(con, "marts.dim_kpi")):
         return None
     # The end of the business data. SOP compliance is dated by when the gates ran (the wall
@@ -51,25 +57,43 @@ def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) ->
     if last is None:
         return None
     start, end = last_complete_week(last, days)
-    rows = con.execute(
-        """
-        SELECT k.domain, k.kpi_id, k.kpi_name, k.unit, k.rollup, k.grain, k.direction, k.target, k.warning_band,
-               sum(f.numerator), sum(f.denominator), count(f.kpi_id)
-        FROM marts.dim_kpi AS k
-        LEFT JOIN marts.fct_kpi_daily AS f
-            ON f.kpi_id = k.kpi_id AND f.segment_type = 'all' AND f.kpi_date BETWEEN ? AND ?
-        GROUP BY ALL
-        ORDER BY min(k.catalog_order)
-        """,
-        [start, end],
-    ).fetchall()
+    if days == 7 and has_table(con, "marts.kpi_weekly"):
+        rows = con.execute(
+            """
+            SELECT k.domain, k.kpi_id, k.kpi_name, k.unit, k.grain, k.direction, k.target, k.warning_band,
+                   w.value, w.target, w.status, coalesce(w.days_with_data, 0), coalesce(w.is_complete, false)
+            FROM marts.dim_kpi AS k
+            LEFT JOIN marts.kpi_weekly AS w
+                ON w.kpi_id = k.kpi_id AND w.segment_type = 'all' AND w.period_start = ?
+            ORDER BY k.catalog_order
+            """,
+            [start],
+        ).fetchall()
+    else:
+        rows = []
+        for domain, kpi_id, name, unit, rollup, grain, direction, target, band, num, den, n in con.execute(
+            """
+            SELECT k.domain, k.kpi_id, k.kpi_name, k.unit, k.rollup, k.grain, k.direction, k.target, k.warning_band,
+                   sum(f.numerator), sum(f.denominator), count(f.kpi_id)
+            FROM marts.dim_kpi AS k
+            LEFT JOIN marts.fct_kpi_daily AS f
+                ON f.kpi_id = k.kpi_id AND f.segment_type = 'all' AND f.kpi_date BETWEEN ? AND ?
+            GROUP BY ALL
+            ORDER BY min(k.catalog_order)
+            """,
+            [start, end],
+        ).fetchall():
+            value = kpi_value(num, den, rollup) if n else None
+            period_target = None if target is None else target * days if rollup == "sum" else target
+            rows.append((domain, kpi_id, name, unit, grain, direction, target, band, value, period_target,
+                         kpi_status(value, period_target, direction, band), n, True))
     lines = []
     not_computed = kpis_not_computed(not_delivered)
-    for domain, kpi_id, name, unit, rollup, grain, direction, target, band, num, den, n in rows:
-        note = ""
+    for domain, kpi_id, name, unit, grain, direction, target, band, value, period_target, status, n, complete in rows:
         if kpi_id in not_computed:
             lines.append(KpiLine(domain, kpi_id, name, unit, None, target, None, not_computed[kpi_id]))
             continue
+        note = ""
         if grain == "month":
             latest = con.execute(
                 """SELECT kpi_date, value FROM marts.fct_kpi_daily
@@ -79,23 +103,21 @@ def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) ->
             ).fetchone()
             value = latest[1] if latest else None
             note = f"cohort {latest[0]:%Y-%m}" if latest else "no cohort with 12 full months yet"
+            period_target, status = target, kpi_status(value, target, direction, band)
         elif domain == "sop" and not n:
             # SOP compliance is dated by the gate run, after the data's last day: the latest run's day.
             latest = con.execute(
-                """SELECT kpi_date, sum(numerator) / nullif(sum(denominator), 0) FROM marts.fct_kpi_daily
-                   WHERE kpi_id = ? AND segment_type = 'all' GROUP BY kpi_date ORDER BY kpi_date DESC LIMIT 1""",
+                """SELECT kpi_date, value, target, status FROM marts.fct_kpi_daily
+                   WHERE kpi_id = ? AND segment_type = 'all' ORDER BY kpi_date DESC LIMIT 1""",
                 [kpi_id],
             ).fetchone()
-            value = float(latest[1]) if latest and latest[1] is not None else None
+            value, period_target, status = latest[1:] if latest else (None, target, None)
             note = f"checks of {latest[0]}" if latest else "no SOP gate has run yet"
-        elif rollup == "sum":
-            value = float(num) if n else None
-            target = None if target is None else target * days
-        else:
-            value = float(num) / float(den) if n and den else None
-        if not note and not n:
+        elif not n:
             note = "no data in the week"
-        lines.append(KpiLine(domain, kpi_id, name, unit, value, target, kpi_status(value, target, direction, band), note))
+        elif not complete:
+            note = f"data for {n} of {days} days: not judged"
+        lines.append(KpiLine(domain, kpi_id, name, unit, value, period_target, status, note))
     return start, end, lines
 
 

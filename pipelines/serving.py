@@ -10,6 +10,7 @@ new file beside the serving path, closes it, and renames it over the old one:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -69,6 +70,71 @@ def _export_freshness_sql(on_time: dict) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
+# What BI tools show for the ops tables publish writes itself (the marts' come from their dbt yml).
+_OPS_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    EXPORT_FRESHNESS: (
+        "Per export, at publish: files and rows loaded, the last load, the newest business date in the data "
+        "and whether its newest file arrived within the contract's age limit (the freshness check's verdict).",
+        {
+            "system": "Source system of the export (config/exports.yml).",
+            "export": "Export name (raw.<export>).",
+            "cadence": "How often the contract says the export is delivered.",
+            "files_loaded": "Landing files loaded so far (raw._load_log).",
+            "rows_in_raw": "Rows of the export in the raw zone.",
+            "last_loaded_at": "UTC time of the newest load.",
+            "newest_data_date": "Newest business date in the export's rows (its event date, or its newest change for snapshots).",
+            "max_age_hours": "The contract's age limit of the newest file in hours; NULL for reference data (no limit).",
+            "on_time": "The newest file arrived within max_age_hours (the freshness check's verdict at publish).",
+        },
+    ),
+    PUBLISHED_TABLES: (
+        "The tables of this snapshot and their row counts at publish (a reader can check it sees them whole).",
+        {"table_name": "schema.table of a published mart.", "row_count": "Its rows at publish."},
+    ),
+    PUBLISH_INFO: (
+        "Which snapshot this file is: one row.",
+        {
+            "snapshot_id": "Unique id of this publish.",
+            "published_at": "UTC time of the publish.",
+            "storage_version": "DuckDB storage version the file is written with (KPI_SERVING_STORAGE_VERSION).",
+        },
+    ),
+}
+
+
+def _source_docs(table: str) -> tuple[str, dict[str, str]]:
+    """A dbt source table's description and column descriptions (e.g. ops.kpi_mart_state:
+    models/marts/sop/_sop__sources.yml), from the parsed manifest."""
+    from .transform import dbt_project
+
+    schema, name = table.split(".")
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    for node in manifest["sources"].values():
+        if node["schema"] == schema and node["name"] == name:
+            return node["description"], {c: v["description"] for c, v in node["columns"].items()}
+    return "", {}
+
+
+def _comment(con, table: str, description: str, columns: dict[str, str]) -> None:
+    """COMMENT ON a table of the serving file and its columns (CREATE TABLE AS keeps no comments)."""
+    if description:
+        con.execute(f"COMMENT ON TABLE serving.{table} IS {literal(description)}")
+    for column, text in columns.items():
+        if text:
+            con.execute(f"COMMENT ON COLUMN serving.{table}.{column} IS {literal(text)}")
+
+
+def _warehouse_docs(con, schema: str, name: str) -> tuple[str, dict[str, str]]:
+    """The comments dbt wrote on a warehouse table (persist_docs)."""
+    (description,) = con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+        [schema, name]).fetchone()
+    columns = dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+        [schema, name]).fetchall())
+    return description or "", {c: t for c, t in columns.items() if t}
+
+
 def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> PublishResult:
     """Copy the marts into a new serving file and swap it in atomically.
 
@@ -104,16 +170,20 @@ def publish(settings: Settings, *, log=lambda _: None, kill_switch=None) -> Publ
             for schema, name in tables:
                 # Names come from our own warehouse catalog (dbt models), not from input files.
                 con.execute(f"CREATE TABLE serving.{schema}.{name} AS SELECT * FROM {schema}.{name}")
+                _comment(con, f"{schema}.{name}", *_warehouse_docs(con, schema, name))
                 result.tables[f"{schema}.{name}"] = con.execute(f"SELECT count(*) FROM serving.{schema}.{name}").fetchone()[0]
             con.execute(f"CREATE TABLE serving.{EXPORT_FRESHNESS} AS {_export_freshness_sql(on_time)}")
             if has_table(con, MART_STATE):  # which domains' KPIs are stale, held back by which gate
                 con.execute(f"CREATE TABLE serving.{MART_STATE} AS SELECT * FROM {MART_STATE}")
+                _comment(con, MART_STATE, *_source_docs(MART_STATE))
             con.execute(f"CREATE TABLE serving.{PUBLISHED_TABLES} (table_name VARCHAR, row_count BIGINT)")
             con.executemany(f"INSERT INTO serving.{PUBLISHED_TABLES} VALUES (?, ?)", list(result.tables.items()))
             con.execute(
                 f"CREATE TABLE serving.{PUBLISH_INFO} AS SELECT ? AS snapshot_id, ? AS published_at, ? AS storage_version",
                 [snapshot_id, published_at, version],
             )
+            for table, docs in _OPS_DOCS.items():
+                _comment(con, table, *docs)
         finally:
             con.execute("DETACH serving")  # checkpoints: the temp file is complete, no WAL left
 
@@ -148,8 +218,6 @@ def _export_parquet(serving_file: Path, tables: dict[str, int]) -> Path:
 
 
 # --- Dagster assets ---------------------------------------------------------------------
-import json  # noqa: E402
-
 import dagster as dg  # noqa: E402
 
 from .ingest import DUCKDB_WRITER_POOL  # noqa: E402

@@ -101,6 +101,158 @@
 {%- endmacro %}
 
 
+{#- A KPI's value from its components, by its rollup rule (dim_kpi.rollup): ratio → numerator /
+    denominator (NULL, never 0 or inf, when the denominator is 0); sum (amounts, counts) → the
+    numerator. The one home of the rule: fct_kpi_daily applies it to each day's sums, kpi_weekly and
+    kpi_monthly to each period's (macro kpi_period_rollup), and pipelines/report.py reads those. -#}
+{% macro kpi_value(rollup, numerator, denominator) -%}
+    case
+        when {{ rollup }} = 'sum' then cast({{ numerator }} as {{ type_double() }})
+        else {{ safe_divide(numerator, denominator) }}
+    end
+{%- endmacro %}
+
+
+{#- Every KPI of `daily` (fct_kpi_daily) rolled up per calendar `period` ('week': Monday to Sunday,
+    or 'month') and segment: the components summed over the period's days, the value by the rule of
+    kpi_value, never an average of daily values. `kpis` is dim_kpi (name, rollup, direction, band).
+    Targets are the daily ones: kept for ratios, × the period's days for amounts and counts (their
+    daily targets are whole-business figures: the rule the console's week always used). A period the
+    KPI's domain has no data for on every day (the first and the current week or month) is
+    is_complete = false and gets no status: visible, not judged on part of its days. Month-grain
+    KPIs (one row per month) are left out of weeks. -#}
+{% macro kpi_period_rollup(period, daily, kpis) -%}
+{%- if period not in ['week', 'month'] -%}
+    {{ exceptions.raise_compiler_error("kpi_period_rollup: period must be week or month, got '" ~ period ~ "'") }}
+{%- endif %}
+with
+
+daily as (
+
+    select * from {{ daily }}
+
+),
+
+kpis as (
+
+    select * from {{ kpis }}
+    {%- if period == 'week' %}
+    where grain = 'day'
+    {%- endif %}
+
+),
+
+-- the days each domain's data covers: its first and last day with any activity in a day-grain
+-- KPI. Not every KPI has a row every day (no production on Sundays), and a mart's empty rows
+-- (the cohort month's first day of the CLV) are no data: a period outside these days is incomplete.
+coverage as (
+
+    select daily.domain, min(daily.kpi_date) as first_date, max(daily.kpi_date) as last_date
+    from daily
+    inner join {{ kpis }} as all_kpis
+        on daily.kpi_id = all_kpis.kpi_id
+    where daily.segment_type = 'all'
+        and all_kpis.grain = 'day'
+        and (daily.numerator <> 0 or daily.denominator <> 0)
+    group by daily.domain
+
+),
+
+summed as (
+
+    select
+        cast({{ dbt.date_trunc(period, 'kpi_date') }} as date) as period_start,
+        kpi_id,
+        segment_type,
+        segment,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        -- the same on every day (model kpi_targets); NULL on segment rows of amounts and counts
+        max(target) as daily_target,
+        count(*) as days_with_data,
+        {{ dbt.bool_or('is_stale') }} as is_stale
+    from daily
+    group by cast({{ dbt.date_trunc(period, 'kpi_date') }} as date), kpi_id, segment_type, segment
+
+),
+
+periods as (
+
+    select
+        summed.*,
+        {%- if period == 'week' %}
+        cast({{ dbt.dateadd('day', 6, 'summed.period_start') }} as date) as period_end
+        {%- else %}
+        cast({{ dbt.last_day('summed.period_start', 'month') }} as date) as period_end
+        {%- endif %}
+    from summed
+
+),
+
+valued as (
+
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.kpi_id,
+        kpis.kpi_name,
+        kpis.domain,
+        periods.segment_type,
+        periods.segment,
+        kpis.rollup,
+        periods.numerator,
+        periods.denominator,
+        {{ kpi_value('kpis.rollup', 'periods.numerator', 'periods.denominator') }} as value,
+        kpis.unit,
+        case
+            when kpis.rollup = 'sum' then periods.daily_target * ({{ dbt.datediff('periods.period_start', 'periods.period_end', 'day') }} + 1)
+            else periods.daily_target
+        end as target,
+        kpis.direction,
+        kpis.warning_band,
+        {{ dbt.datediff('periods.period_start', 'periods.period_end', 'day') }} + 1 as days_in_period,
+        periods.days_with_data,
+        coalesce(periods.period_start >= coverage.first_date and periods.period_end <= coverage.last_date, false) as is_complete,
+        periods.is_stale
+
+    from periods
+    inner join kpis
+        on periods.kpi_id = kpis.kpi_id
+    left join coverage
+        on kpis.domain = coverage.domain
+
+),
+
+final as (
+
+    select
+        period_start,
+        period_end,
+        kpi_id,
+        kpi_name,
+        domain,
+        segment_type,
+        segment,
+        rollup,
+        cast(numerator as {{ kpi_component_type() }}) as numerator,
+        cast(denominator as {{ kpi_component_type() }}) as denominator,
+        value,
+        unit,
+        cast(target as {{ type_double() }}) as target,
+        case when is_complete then {{ kpi_status('value', 'target', 'direction', 'warning_band') }} end as status,
+        cast(days_in_period as {{ dbt.type_int() }}) as days_in_period,
+        cast(days_with_data as {{ dbt.type_int() }}) as days_with_data,
+        is_complete,
+        is_stale
+
+    from valued
+
+)
+
+select * from final
+{%- endmacro %}
+
+
 {#- The long-table rows of one mart: one row per kpi_id of the mart × mart row (kpi_date and
     its segment columns), components cast to one exact decimal type. Generated from the
     catalogue: a KPI added to the declaration (and its three columns to the mart) appears in

@@ -44,16 +44,17 @@
 
 {#- One row per KPI mart (var kpi_marts): when its rows were last built, and whether a failed
     data gate holds it back (its last good rows stay; fct_kpi_daily marks them stale). Written by
-    the data gate steps (held) and the dbt steps (built): pipelines/sop/refresh.py. -#}
+    the data gate steps (held) and the dbt steps (built): pipelines/sop/refresh.py. Its columns are
+    described in models/marts/sop/_sop__sources.yml (published: the snapshot's column comments). -#}
 {% macro kpi_mart_state_ddl() -%}
     create table if not exists ops.kpi_mart_state (
-        mart {{ dbt.type_string() }},                -- a model of var kpi_marts
-        built_at {{ dbt.type_timestamp() }},         -- UTC start of the run that last built it
+        mart {{ dbt.type_string() }},
+        built_at {{ dbt.type_timestamp() }},
         built_run_id {{ dbt.type_string() }},
-        held_by {{ dbt.type_string() }},             -- the failed gate (GX suite or dbt test) holding it back; NULL: fresh
+        held_by {{ dbt.type_string() }},
         held_reason {{ dbt.type_string() }},
-        held_since {{ dbt.type_timestamp() }},       -- UTC start of the first run that held it (this time)
-        held_run_id {{ dbt.type_string() }}          -- the latest run that held it
+        held_since {{ dbt.type_timestamp() }},
+        held_run_id {{ dbt.type_string() }}
     )
 {%- endmacro %}
 

@@ -1,5 +1,5 @@
-"""docs/bi_connection_guide.md, literally, against a published snapshot: the roll-up query gives every
-KPI a value (amounts and counts too), the venv-Python one-liner and the Python section run."""
+"""docs/bi_connection_guide.md, literally, against a published snapshot: the roll-up queries (marts.kpi_monthly,
+kpi_weekly) give every KPI a value (amounts and counts too), the venv-Python one-liner and the Python section run."""
 from __future__ import annotations
 
 import re
@@ -18,11 +18,13 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_the_roll_up_query_sums_amounts_and_divides_ratios(published_demo):
-    (query,) = [b for b in _blocks("sql") if "fct_kpi_daily" in b]
+    (query,) = [b for b in _blocks("sql") if "kpi_monthly" in b]
     # the guide's month, moved to the demo's (2026-03-18 .. 2026-03-31)
-    query = query.replace("2026-10-01", "2026-03-01").replace("2026-11-01", "2026-04-01")
+    query = query.replace("2026-10-01", "2026-03-01")
     with duckdb.connect(str(published_demo.serving_path), read_only=True) as con:
-        got = {kpi_id: value for kpi_id, _unit, value in con.execute(query).fetchall()}
+        got = {row[2]: row[4] for row in con.execute(query).fetchall()}
+        (weekly,) = [b for b in _blocks("sql") if "kpi_weekly" in b]
+        assert con.execute(weekly).fetchall(), "the guide's weekly query has rows"
         rows = con.execute("""select kpi_id, numerator, denominator from marts.fct_kpi_daily
                               where segment_type = 'all' and kpi_date between '2026-03-01' and '2026-03-31'""").fetchall()
         rollup = dict(con.execute("select kpi_id, rollup from marts.dim_kpi").fetchall())

@@ -28,6 +28,8 @@ TABLES = ["intermediate.int_storefront__sessions", "marts.fct_storefront_daily",
           "marts.fct_customer_service_daily", "marts.fct_logistics_daily", "marts.fct_logistics_inventory_daily",
           "marts.fct_manufacturing_daily", "marts.fct_customer_cohorts"]
 KPI_LONG = "SELECT * FROM marts.fct_kpi_daily WHERE domain <> 'sop'"
+# and its week and month roll-ups, rebuilt from it by a nightly run too
+KPI_PERIODS = [f"SELECT * FROM marts.{t} WHERE domain <> 'sop'" for t in ("kpi_weekly", "kpi_monthly")]
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -96,6 +98,7 @@ def test_nightly_incremental_runs_equal_a_full_refresh(nightly, tmp_path, monkey
     settings, src, _root, _mp = nightly
     incremental = {t: _rows(settings.warehouse_path, f"SELECT * FROM {t}") for t in TABLES}
     incremental_kpis = _rows(settings.warehouse_path, KPI_LONG)
+    incremental_periods = [_rows(settings.warehouse_path, q) for q in KPI_PERIODS]
     newest = _rows(settings.warehouse_path, "SELECT max(session_date) FROM intermediate.int_storefront__sessions")
     assert newest == [(END,)], "the last night's sessions were built"
 
@@ -109,6 +112,8 @@ def test_nightly_incremental_runs_equal_a_full_refresh(nightly, tmp_path, monkey
         assert expected, f"{t} is empty: nothing compared"
         assert incremental[t] == expected, f"{t}: incremental differs from a full refresh"
     assert incremental_kpis == _rows(full.warehouse_path, KPI_LONG)
+    for q, rows in zip(KPI_PERIODS, incremental_periods):
+        assert rows and rows == _rows(full.warehouse_path, q), f"{q}: incremental differs from a full refresh"
 
 
 def test_corrected_past_day_export_recomputes_that_day(nightly):

@@ -47,6 +47,22 @@ def test_publish_serves_every_mart_with_freshness(published_demo):
     assert not list(served.serving_path.parent.glob("*.tmp-*")), "no temp file left behind"
 
 
+
+def test_every_published_table_and_column_has_a_comment(published_demo):
+    """BI tools show a table's and a column's comment as its definition: the marts' from their dbt yml
+    (persist_docs, copied by publish), the ops tables' from publish (and the dbt source yml)."""
+    with connect(published_demo.serving_path, read_only=True) as con:
+        here = "database_name = current_database() AND NOT internal"
+        tables = con.execute(f"SELECT schema_name || '.' || table_name, comment FROM duckdb_tables() WHERE {here} "
+                             f"UNION ALL SELECT schema_name || '.' || view_name, comment FROM duckdb_views() WHERE {here}").fetchall()
+        columns = con.execute("SELECT schema_name || '.' || table_name || '.' || column_name, comment FROM duckdb_columns() "
+                              "WHERE database_name = current_database() AND NOT internal").fetchall()
+    assert {"marts.kpi_weekly", "marts.kpi_monthly", "marts.fct_kpi_daily", "ops.kpi_mart_state", "ops.export_freshness",
+            "ops.published_tables", "ops.publish_info"} <= {t for t, _ in tables}
+    assert len(columns) > 200
+    assert [t for t, comment in tables if not (comment or "").strip()] == []
+    assert [c for c, comment in columns if not (comment or "").strip()] == []
+
 READER = textwrap.dedent(
     """
     import json, os, sys, time, duckdb

@@ -103,10 +103,7 @@ valued as (
         rollups.segment,
         rollups.numerator,
         rollups.denominator,
-        case
-            when kpis.rollup = 'sum' then cast(rollups.numerator as {{ type_double() }})
-            else {{ safe_divide('rollups.numerator', 'rollups.denominator') }}
-        end as value,
+        {{ kpi_value('kpis.rollup', 'rollups.numerator', 'rollups.denominator') }} as value,
         kpis.unit,
         case
             when kpis.rollup = 'ratio' or rollups.segment_type = 'all' then cast(targets.target as {{ type_double() }})
