@@ -8,7 +8,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from .automation import jobs, schedules, sensors  # noqa: E402 (after the warning filter)
-from .freshness import freshness_checks
+from .freshness import freshness_checks, with_mart_freshness_policy
 from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
 from .settings import get_settings
@@ -28,9 +28,10 @@ defs = dg.Definitions(
     # Owners and the GX kind from the SOP registry on the assets its SOPs name; "Open in editor"
     # links to the Python that defines each asset (dbt models link to their SQL through the
     # translator's code references).
-    assets=dg.with_source_code_references(_with_platform_owner(with_sop_metadata(
+    # Dagster's freshness policy on the marts and the snapshot (pipelines/freshness.py).
+    assets=dg.with_source_code_references(_with_platform_owner(with_mart_freshness_policy(with_sop_metadata(
         [*landing_specs, load_log_spec, *raw_assets, *dbt_steps, *sop_asset_specs(), *serving_assets]
-    ))),
+    )))),
     # The SOP gates between the dbt steps (pipelines/sop/refresh.py): a failed data gate holds back
     # what is downstream of its asset. KPI_SOP_GATES=off leaves them out (to measure what they cost).
     asset_checks=[freshness_checks, *(gate_checks() if get_settings().sop_gates else [])],

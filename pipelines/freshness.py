@@ -9,6 +9,10 @@ the newest one whenever it is evaluated, so a refresh that never ran shows as st
 
 They run in every refresh and on their own schedule (`export_freshness`, hourly), WARN severity:
 a late export is a reason to look, not to stop the KPIs of the other exports.
+
+And Dagster's own freshness policy (`with_mart_freshness_policy`) on every KPI mart and the serving
+assets, with the same limit: the UI's asset health shows a mart or the snapshot not materialized
+within it. Only a check can judge the exports: a policy sees materializations, not a late file.
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -35,6 +39,20 @@ def mart_max_age_hours() -> float:
         if exp["kwargs"].get("column") == "hours_since_previous_refresh" and exp["kwargs"].get("max_value") is not None:
             return float(exp["kwargs"]["max_value"])
     raise ValueError(f"{path}: no max_value on hours_since_previous_refresh (the marts' refresh limit)")
+
+
+def mart_freshness_policy() -> dg.FreshnessPolicy:
+    """The marts and the snapshot must be materialized within SOP-MK-02's limit (Dagster evaluates
+    it: `freshness: enabled` in config/dagster.yaml)."""
+    return dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=mart_max_age_hours()))
+
+
+def with_mart_freshness_policy(assets: list) -> list:
+    """`assets` with the marts' freshness policy on every KPI mart (`marts/*`) and serving asset."""
+    policy = mart_freshness_policy()
+    return list(dg.map_asset_specs(
+        lambda spec: dg.apply_freshness_policy(spec, policy) if spec.key.path[0] in ("marts", "serving") else spec,
+        assets))
 
 
 @dataclass(frozen=True)

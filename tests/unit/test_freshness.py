@@ -51,3 +51,22 @@ def test_marts_limit_is_sop_mk_02s_and_only_refreshes_that_built_marts_count(tmp
     marts = next(f for f in evaluate(path, now=NOW) if f.key == MARTS_KEY)
     assert not marts.passed and marts.age_hours == 27
     assert not next(f for f in evaluate(tmp_path / "missing.duckdb", now=NOW) if f.key == MARTS_KEY).passed
+
+
+def test_the_marts_and_the_snapshot_carry_dagsters_freshness_policy_with_sop_mk_02s_limit():
+    import dagster as dg
+    import yaml
+
+    from pipelines.definitions import defs
+    from pipelines.settings import PROJECT_ROOT
+
+    graph = defs.resolve_asset_graph()
+    policies = {k.to_user_string(): graph.get(k).freshness_policy for k in graph.get_all_asset_keys()}
+    marts = {k for k in policies if k.startswith("marts/")}
+    assert {"marts/fct_kpi_daily", "marts/fct_storefront_daily", "marts/dim_kpi"} <= marts
+    assert {k for k, p in policies.items() if p is not None} == marts | {"serving/kpi_warehouse", "serving/kpi_dashboard"}
+    windows = {p.fail_window.to_timedelta() for p in policies.values() if p is not None}
+    assert windows == {dt.timedelta(hours=mart_max_age_hours())} == {dt.timedelta(hours=26)}
+    assert {type(p) for p in policies.values() if p is not None} == {type(dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(1)))}
+    # evaluated by the instance the project configures (make dev, the tests' instances)
+    assert yaml.safe_load((PROJECT_ROOT / "config" / "dagster.yaml").read_text())["freshness"] == {"enabled": True}
