@@ -90,16 +90,8 @@ def record_evaluation(warehouse_path: Path, run_id: str, outcomes: list[GateOutc
     return quarantined
 
 
-def write_results(warehouse_path: Path, run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> int:
-    """Append one row per expectation evaluated; a rerun of the same run id replaces its rows."""
-    with connect(warehouse_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        written = _insert_results(con, run_id, outcomes, checked_at)
-        con.execute("COMMIT")
-    return written
-
-
 def _insert_results(con, run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> int:
+    """Append one row per expectation evaluated; a rerun of the same run id replaces its rows."""
     if not outcomes:
         return 0
     frame = result_rows(run_id, outcomes, checked_at)

@@ -87,7 +87,7 @@ class SparkGateRunner(GateRunner):
 
 def write_results_spark(spark, run_id: str, outcomes: list[GateOutcome], checked_at: dt.datetime) -> int:
     """Append the outcomes to ops.sop_check_results on Spark (the table dbt's on-run-start creates),
-    the same rows results.write_results writes on DuckDB; marts.fct_sop_compliance_daily reads them."""
+    the same rows results.record_evaluation writes on DuckDB; marts.fct_sop_compliance_daily reads them."""
     if not outcomes:
         return 0
     frame = result_rows(run_id, outcomes, checked_at)

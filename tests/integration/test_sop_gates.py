@@ -169,7 +169,7 @@ def test_regular_expressions_take_the_pandas_path_and_still_name_rows(clean, bro
 def test_a_refresh_checks_only_the_rows_it_loaded_and_a_failed_data_gate_keeps_its_rows(broken, tmp_path):
     """Watermarks: after results are written, a process gate moves past the rows it judged; a data gate
     that failed judges the same rows again next time (and keeps blocking) until they are replaced."""
-    from pipelines.sop.results import watermarks, write_results
+    from pipelines.sop.results import record_evaluation, watermarks
     from pipelines.sop.gate_runner import GateRunner
 
     warehouse = tmp_path / "kpi.duckdb"
@@ -178,7 +178,7 @@ def test_a_refresh_checks_only_the_rows_it_loaded_and_a_failed_data_gate_keeps_i
     picked = [outcomes[("sop_cs_01__first_response", "sop/sop_cs_01__ticket_handling")],
               outcomes[("sop_data_01__export_intake", "raw/orders")],
               outcomes[("sop_data_01__export_intake", "raw/tickets")]]
-    write_results(warehouse, "run-1", picked, dt.datetime(2026, 4, 1, 6))
+    record_evaluation(warehouse, "run-1", picked, dt.datetime(2026, 4, 1, 6), held={})  # what a gate step writes
     marks = watermarks(warehouse)
     assert ("sop_cs_01__first_response", "sop/sop_cs_01__ticket_handling") in marks  # process: judged, move on
     assert ("sop_data_01__export_intake", "raw/tickets") in marks  # data gate passed: move on
