@@ -23,7 +23,6 @@ export, `kpi_anomaly` on marts/fct_kpi_daily (all KPIs in one evaluation). A new
 one alert of kind `anomaly` addressed to the owner (pipelines/alerts.py): the KPI's catalogue
 owner, or the owners of the raw export asset in the SOP registry.
 """
-from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 import dagster as dg
 
-from .exports import EXPORTS, Export
+from .exports import BY_NAME, EXPORTS, Export
 from .ingest import DUCKDB_WRITER_POOL, LOAD_LOG, raw_asset_key
 
 # --- the rule's parameters -------------------------------------------------------------------
@@ -240,3 +239,98 @@ def kpi_result(judged: list[Judged]) -> dg.AssetCheckResult:
                   "series": dg.MetadataValue.json([j.shown() for j in judged if j.verdict != "not_judged"]),
                   "rule": f"same weekday, last {HISTORY_WEEKS} weeks, min {MIN_HISTORY}; "
                           f"median ± max({BAND_K} × {MAD_SCALE} × MAD, {MIN_RELATIVE_WIDTH} × |median|)"})
+
+
+# --- alerts: one per new anomaly, to its owner -------------------------------------------------
+
+def alert_id(j: Judged) -> str:
+    """The same anomaly (series and day) has the same id: a re-run over the same day does not raise it again."""
+    return f"{ALERT_KIND}:{j.subject}:{j.measure}:{j.day}"
+
+
+def anomaly_alerts(kpis: list[Judged], exports: dict[str, Judged]):
+    """One alert per anomaly, addressed to the owner:
+    a KPI's catalogue owner; an export's owners as the Dagster asset raw/<export> has them (the SOP registry)."""
+    from .alerts import Alert
+    from .kpis import kpi_catalog
+
+    catalog = kpi_catalog()
+    export_owners = _export_owners()
+    out = []
+    for j in [*kpis, *exports.values()]:
+        if j.verdict != "anomaly":
+            continue
+        is_kpi = j.measure != "rows_loaded"
+        what = f"KPI {j.subject} {j.measure}" if is_kpi else f"export {j.subject} rows loaded"
+        owner = catalog.get(j.subject, {}).get("owner") if is_kpi else ", ".join(export_owners.get(j.subject, []))
+        out.append(Alert(
+            kind=ALERT_KIND, severity="warning", alert_id=alert_id(j), owner=owner or None,
+            title=f"{what} {_fmt(j.observed)} on {j.day} is outside its usual {_fmt(j.lower)}..{_fmt(j.upper)}",
+            details={"subject": j.subject, "measure": j.measure, "date": str(j.day), "observed": j.observed,
+                     "lower": j.lower, "upper": j.upper, "median": j.median,
+                     "history": f"{j.history_count} earlier {j.day:%A}s in {HISTORY_WEEKS} weeks"}))
+    return out
+
+
+def _export_owners() -> dict[str, list[str]]:
+    """export -> the owners the raw asset shows in Dagster (pipelines/definitions.py: the SOP registry's,
+    else the data platform's)."""
+    from .sop.checks import owners_by_asset
+    from .transform import dbt_group_owner
+
+    keys = [raw_asset_key(e) for e in DAILY_EXPORTS]
+    owners = owners_by_asset(keys)
+    return {e.name: owners.get(raw_asset_key(e)) or [dbt_group_owner("core")] for e in DAILY_EXPORTS}
+
+
+def _raised_before(warehouse_path: Path, ids: list[str]) -> set[str]:
+    from .ops_tables import ALERTS
+    from .warehouse import connect, has_table
+
+    if not ids or not Path(warehouse_path).exists():
+        return set()
+    with connect(warehouse_path, read_only=True) as con:
+        if not has_table(con, ALERTS):
+            return set()
+        return {r[0] for r in con.execute(f"SELECT alert_id FROM {ALERTS} WHERE list_contains(?, alert_id)", [ids]).fetchall()}
+
+
+# --- the Dagster checks ------------------------------------------------------------------------
+
+_RULE_TEXT = (f"its newest business day against the same weekday of the {HISTORY_WEEKS} weeks before "
+              f"(median ± max({BAND_K} × {MAD_SCALE} × MAD, {MIN_RELATIVE_WIDTH:.0%} of the median); "
+              f"not judged with fewer than {MIN_HISTORY} earlier values)")
+
+
+@dg.multi_asset_check(
+    name="anomaly_checks",
+    specs=[dg.AssetCheckSpec(EXPORT_CHECK, asset=raw_asset_key(e),
+                             description=f"Anomaly (WARN): the rows the export {e.name} loaded, {_RULE_TEXT}. "
+                                         "Rule: pipelines/anomaly.py")
+           for e in DAILY_EXPORTS]
+          + [dg.AssetCheckSpec(KPI_CHECK, asset=KPI_KEY,
+                               description=f"Anomaly (WARN): every KPI's value and denominator (segment 'all'), {_RULE_TEXT}. "
+                                           "Rule: pipelines/anomaly.py")],
+    can_subset=True,
+    # A reader that writes its alerts: it takes the writers' lane, as the freshness checks do.
+    pool=DUCKDB_WRITER_POOL,
+)
+def anomaly_checks(context: dg.AssetCheckExecutionContext):
+    from .alerts import send_alert
+    from .settings import get_settings
+
+    wanted = set(context.selected_asset_check_keys)
+    settings = get_settings()
+    kpis, exports = evaluate(settings.warehouse_path)
+    if dg.AssetCheckKey(KPI_KEY, KPI_CHECK) not in wanted:
+        kpis = []
+    exports = {name: j for name, j in exports.items() if dg.AssetCheckKey(raw_asset_key(BY_NAME[name]), EXPORT_CHECK) in wanted}
+    candidates = anomaly_alerts(kpis, exports)
+    already = _raised_before(settings.warehouse_path, [a.alert_id for a in candidates])
+    for alert in candidates:
+        if alert.alert_id not in already:
+            send_alert(alert, settings)
+    if kpis:
+        yield kpi_result(kpis)
+    for j in exports.values():
+        yield export_result(j)
