@@ -165,8 +165,12 @@ def test_the_dagster_checks_warn_with_the_band_and_alert_each_owner_once(warehou
     ], alerts
     assert json.loads(alerts[0][4])["observed"] == 40
 
-    # The same day again (a re-run): no second alert.
+    # The same day again (a re-run): no second alert, neither in ops.alerts nor in the log (nor the webhook).
+    def raised():
+        return [r for r in caplog.records if r.getMessage().startswith("ALERT [anomaly]")]
+    assert len(raised()) == 3
     with dg.DagsterInstance.ephemeral() as instance:
         assert _check_job().execute_in_process(instance=instance).success
+    assert len(raised()) == 3, "raised again"
     with connect(warehouse, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ops.alerts").fetchone()[0] == 3
