@@ -14,8 +14,9 @@ a Sunday is compared with Sundays only):
 `MAD_SCALE × MAD` estimates a standard deviation robustly (one outlier in the history does not
 widen the band); `MIN_RELATIVE_WIDTH` keeps a perfectly steady history (MAD 0) from flagging
 every small change. A series is **not judged** (shown as such, never passed as "normal") when
-fewer than `MIN_HISTORY` of those weekdays have a value, or its newest day has no value (a
-ratio KPI whose denominator is 0); month-grain KPIs and KPIs not computed (an export not
+fewer than `MIN_HISTORY` of those weekdays have a value, when it counts fewer than `MIN_VOLUME`
+cases (median over those weekdays: an export's rows, a ratio KPI's denominator; small counts
+swing too much to judge), or its newest day has no value (a ratio KPI whose denominator is 0); month-grain KPIs and KPIs not computed (an export not
 delivered) are not judged either, with the reason.
 
 The checks (`anomaly_checks`, WARN, non-blocking): `rows_per_load_anomaly` on every daily raw
@@ -38,7 +39,10 @@ HISTORY_WEEKS = 8  # how far back the same weekday is looked for: 8 weeks, 8 ear
 MIN_HISTORY = 4  # fewer earlier same-weekday values than this: not judged
 BAND_K = 3.5  # band half-width in robust standard deviations (Iglewicz & Hoaglin's modified z-score cut)
 MAD_SCALE = 1.4826  # MAD × 1.4826 estimates the standard deviation of normally distributed values
-MIN_RELATIVE_WIDTH = 0.2  # the band is never narrower than ±20 % of the median
+MIN_RELATIVE_WIDTH = 0.3  # the band is never narrower than ±30 % of the median (SOP-DATA-01's volume gate: 30 %)
+# Counts below this (median over the history) are too noisy to judge: the rows an export loads, a ratio KPI's
+# denominator and, for its value, the denominator it is a rate of (SOP-DATA-01 judges volumes from 100 rows a day too).
+MIN_VOLUME = 100
 
 KPI_CHECK = "kpi_anomaly"
 EXPORT_CHECK = "rows_per_load_anomaly"
@@ -49,7 +53,9 @@ DAILY_EXPORTS = tuple(e for e in EXPORTS if e.cadence == "daily")  # a snapshot 
 # The series, one number per (subject, measure, day). `anomaly_series` is a temp view the caller defines.
 KPI_SERIES_SQL = """
     SELECT f.kpi_id AS subject, m.measure, f.kpi_date AS day,
-           CASE m.measure WHEN 'value' THEN f.value ELSE f.denominator END AS observed
+           CASE m.measure WHEN 'value' THEN f.value ELSE f.denominator END AS observed,
+           -- how many cases a ratio KPI's day stands on; a 'sum' KPI (an amount, a count) has no floor
+           CASE WHEN k.rollup = 'ratio' THEN f.denominator END AS volume
     FROM marts.fct_kpi_daily AS f
     JOIN marts.dim_kpi AS k USING (kpi_id)
     -- a 'sum' KPI has no denominator (its value is its numerator)
@@ -60,22 +66,22 @@ KPI_SERIES_SQL = """
 EXPORT_SERIES_SQL = f"""
     SELECT export AS subject, 'rows_loaded' AS measure,
            try_cast(regexp_extract(source_file, '(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1) AS DATE) AS day,
-           sum(rows_loaded)::DOUBLE AS observed
+           sum(rows_loaded)::DOUBLE AS observed, sum(rows_loaded)::DOUBLE AS volume
     FROM {LOAD_LOG}
     GROUP BY ALL
     HAVING day IS NOT NULL"""
 
 RULE_SQL = """
-WITH series AS (SELECT subject, measure, day, observed::DOUBLE AS observed FROM anomaly_series),
+WITH series AS (SELECT subject, measure, day, observed::DOUBLE AS observed, volume::DOUBLE AS volume FROM anomaly_series),
 newest AS (
     SELECT subject, measure, day, observed FROM series
     QUALIFY row_number() OVER (PARTITION BY subject, measure ORDER BY day DESC) = 1),
 history AS (  -- the same weekday of the $weeks weeks before the newest day, where it has a value
-    SELECT n.subject, n.measure, s.day, s.observed
+    SELECT n.subject, n.measure, s.day, s.observed, s.volume
     FROM newest AS n JOIN series AS s USING (subject, measure)
     WHERE s.observed IS NOT NULL AND (n.day - s.day) % 7 = 0 AND n.day - s.day BETWEEN 7 AND 7 * $weeks),
 centre AS (
-    SELECT subject, measure, median(observed) AS median, count(*) AS history_count,
+    SELECT subject, measure, median(observed) AS median, count(*) AS history_count, median(volume) AS median_volume,
            list(struct_pack(day := day, value := observed) ORDER BY day) AS history
     FROM history GROUP BY ALL),
 spread AS (
@@ -83,24 +89,27 @@ spread AS (
     FROM history AS h JOIN centre AS c USING (subject, measure) GROUP BY ALL),
 band AS (
     SELECT n.subject, n.measure, n.day, n.observed, c.median, s.mad, coalesce(c.history_count, 0) AS history_count,
-           c.history, greatest($k * $mad_scale * s.mad, $min_relative_width * abs(c.median)) AS half_width
+           c.history, c.median_volume, greatest($k * $mad_scale * s.mad, $min_relative_width * abs(c.median)) AS half_width
     FROM newest AS n LEFT JOIN centre AS c USING (subject, measure) LEFT JOIN spread AS s USING (subject, measure))
 SELECT subject, measure, day, observed, median, mad, median - half_width AS lower, median + half_width AS upper,
        history_count, history,
        CASE WHEN history_count < $min_history THEN 'not_judged'
             WHEN observed IS NULL THEN 'not_judged'
+            WHEN median_volume < $min_volume THEN 'not_judged'
             WHEN observed < median - half_width OR observed > median + half_width THEN 'anomaly'
             ELSE 'normal' END AS verdict,
        CASE WHEN history_count < $min_history
                 THEN printf('too little history: %d earlier %s(s) with a value in %d weeks, %d needed',
                             history_count, dayname(day), $weeks, $min_history)
             WHEN observed IS NULL THEN 'no value on the newest day'
+            WHEN median_volume < $min_volume
+                THEN printf('too small to judge: a median of %.4g cases a %s, %d needed', median_volume, dayname(day), $min_volume)
        END AS reason
 FROM band
 ORDER BY subject, measure"""
 
 RULE_PARAMETERS = {"weeks": HISTORY_WEEKS, "min_history": MIN_HISTORY, "k": BAND_K, "mad_scale": MAD_SCALE,
-                   "min_relative_width": MIN_RELATIVE_WIDTH}
+                   "min_relative_width": MIN_RELATIVE_WIDTH, "min_volume": MIN_VOLUME}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +246,7 @@ def kpi_result(judged: list[Judged]) -> dg.AssetCheckResult:
                                                       for j in anomalies]),
                   "not_judged": dg.MetadataValue.json({f"{j.subject}:{j.measure}": j.reason for j in not_judged}),
                   "series": dg.MetadataValue.json([j.shown() for j in judged if j.verdict != "not_judged"]),
-                  "rule": f"same weekday, last {HISTORY_WEEKS} weeks, min {MIN_HISTORY}; "
+                  "rule": f"same weekday, last {HISTORY_WEEKS} weeks, min {MIN_HISTORY}, min volume {MIN_VOLUME}; "
                           f"median ± max({BAND_K} × {MAD_SCALE} × MAD, {MIN_RELATIVE_WIDTH} × |median|)"})
 
 
@@ -299,7 +308,7 @@ def _raised_before(warehouse_path: Path, ids: list[str]) -> set[str]:
 
 _RULE_TEXT = (f"its newest business day against the same weekday of the {HISTORY_WEEKS} weeks before "
               f"(median ± max({BAND_K} × {MAD_SCALE} × MAD, {MIN_RELATIVE_WIDTH:.0%} of the median); "
-              f"not judged with fewer than {MIN_HISTORY} earlier values)")
+              f"not judged with fewer than {MIN_HISTORY} earlier values or under {MIN_VOLUME} cases a day)")
 
 
 @dg.multi_asset_check(
