@@ -40,8 +40,8 @@ MIN_HISTORY = 4  # fewer earlier same-weekday values than this: not judged
 BAND_K = 3.5  # band half-width in robust standard deviations (Iglewicz & Hoaglin's modified z-score cut)
 MAD_SCALE = 1.4826  # MAD × 1.4826 estimates the standard deviation of normally distributed values
 MIN_RELATIVE_WIDTH = 0.3  # the band is never narrower than ±30 % of the median (SOP-DATA-01's volume gate: 30 %)
-# Counts below this (median over the history) are too noisy to judge: the rows an export loads, a ratio KPI's
-# denominator and, for its value, the denominator it is a rate of (SOP-DATA-01 judges volumes from 100 rows a day too).
+# Counts below this (median over the history) are too noisy to judge: the rows an export loads, a count KPI, a ratio
+# KPI's denominator and, for its value, the denominator it is a rate of (SOP-DATA-01 judges volumes from 100 rows a day too).
 MIN_VOLUME = 100
 
 KPI_CHECK = "kpi_anomaly"
@@ -54,8 +54,9 @@ DAILY_EXPORTS = tuple(e for e in EXPORTS if e.cadence == "daily")  # a snapshot 
 KPI_SERIES_SQL = """
     SELECT f.kpi_id AS subject, m.measure, f.kpi_date AS day,
            CASE m.measure WHEN 'value' THEN f.value ELSE f.denominator END AS observed,
-           -- how many cases a ratio KPI's day stands on; a 'sum' KPI (an amount, a count) has no floor
-           CASE WHEN k.rollup = 'ratio' THEN f.denominator END AS volume
+           -- how many cases the day stands on: a ratio KPI's denominator, a count KPI's own count (a median
+           -- of 0 or 2 unanswered tickets is too small to judge); an amount has no floor
+           CASE WHEN k.rollup = 'ratio' THEN f.denominator WHEN k.unit = 'count' THEN f.value END AS volume
     FROM marts.fct_kpi_daily AS f
     JOIN marts.dim_kpi AS k USING (kpi_id)
     -- a 'sum' KPI has no denominator (its value is its numerator)

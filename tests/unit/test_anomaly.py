@@ -31,6 +31,8 @@ def _kpi_rows() -> list[tuple]:
         rows.append(("cs_csat_rate", day, 0.8 * _wobble(i + 2), 400 * _wobble(i) * (0.5 if newest else 1)))
         # Net revenue (a sum KPI, no denominator): the newest day spikes to 3×.
         rows.append(("sf_net_revenue_amount", day, 50_000 * _wobble(i) * (3 if newest else 1), None))
+        # Unanswered tickets (a count): 0-2 a day, 5 on the newest day: too few to judge, not an anomaly.
+        rows.append(("cs_unanswered_tickets", day, 5 if newest else i % 3, None))
         # Ad spend: only 3 weeks of history.
         if day > NEWEST - dt.timedelta(days=22):
             rows.append(("mk_spend_amount", day, 900 * _wobble(i), None))
@@ -57,9 +59,9 @@ def build_warehouse(path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA marts; CREATE SCHEMA raw")
-        con.execute("CREATE TABLE marts.dim_kpi (kpi_id VARCHAR, rollup VARCHAR, grain VARCHAR)")
-        con.executemany("INSERT INTO marts.dim_kpi VALUES (?, ?, ?)",
-                        [[k, v["rollup"], v.get("grain", "day")] for k, v in catalog.items()])
+        con.execute("CREATE TABLE marts.dim_kpi (kpi_id VARCHAR, rollup VARCHAR, grain VARCHAR, unit VARCHAR)")
+        con.executemany("INSERT INTO marts.dim_kpi VALUES (?, ?, ?, ?)",
+                        [[k, v["rollup"], v.get("grain", "day"), v["unit"]] for k, v in catalog.items()])
         con.execute("""CREATE TABLE marts.fct_kpi_daily (kpi_id VARCHAR, kpi_date DATE, segment_type VARCHAR,
                        segment VARCHAR, value DOUBLE, denominator DOUBLE)""")
         rows = _kpi_rows()
@@ -94,6 +96,8 @@ def test_rule_fires_on_a_halved_denominator_and_a_spike_not_on_a_low_weekday(war
     spike = by["sf_net_revenue_amount", "value"]
     assert spike.verdict == "anomaly" and spike.observed > spike.upper, spike
     assert ("sf_net_revenue_amount", "denominator") not in by, "a sum KPI has no denominator series"
+    few = by["cs_unanswered_tickets", "value"]  # a count KPI's floor is its own count
+    assert few.verdict == "not_judged" and few.reason.startswith("too small to judge"), few
 
 
 def test_too_little_history_month_grain_and_missing_kpis_are_not_judged_with_the_reason(warehouse):
