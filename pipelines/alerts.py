@@ -30,18 +30,22 @@ WEBHOOK_ENV = "KPI_ALERT_WEBHOOK_URL"
 
 @dataclass
 class Alert:
-    kind: str  # run_failure | blocking_gate_failed | kpi_off_target
+    kind: str  # run_failure | blocking_gate_failed | kpi_off_target | anomaly
     title: str
     details: dict = field(default_factory=dict)
     severity: str = "error"
     run_id: str | None = None
+    # Whom it is addressed to (a KPI's catalogue owner, an asset's owners); None: whoever watches the channel.
+    owner: str | None = None
     alert_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     raised_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat())
 
     def slack_payload(self) -> dict:
-        lines = [f"*{self.title}*"] + [f"• {k}: {v}" for k, v in self.details.items()]
+        lines = ([f"*{self.title}*"] + ([f"for: {self.owner}"] if self.owner else [])
+                 + [f"• {k}: {v}" for k, v in self.details.items()])
         return {"text": "\n".join(lines), "kpi_alert": {"kind": self.kind, "severity": self.severity,
-                                                         "run_id": self.run_id, "alert_id": self.alert_id}}
+                                                         "run_id": self.run_id, "alert_id": self.alert_id,
+                                                         "owner": self.owner}}
 
 
 def _outbox(settings: Settings) -> Path:
@@ -63,12 +67,15 @@ def flush_outbox(settings: Settings | None = None, wait_seconds: float = 10.0) -
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS}")
             con.execute(
                 f"""CREATE TABLE IF NOT EXISTS {ALERTS} (alert_id VARCHAR PRIMARY KEY, raised_at TIMESTAMP,
-                   kind VARCHAR, severity VARCHAR, title VARCHAR, details JSON, run_id VARCHAR, webhook_delivered BOOLEAN)"""
+                   kind VARCHAR, severity VARCHAR, title VARCHAR, details JSON, run_id VARCHAR, webhook_delivered BOOLEAN,
+                   owner VARCHAR)"""
             )
+            con.execute(f"ALTER TABLE {ALERTS} ADD COLUMN IF NOT EXISTS owner VARCHAR")  # warehouses from before it
             con.executemany(
-                f"INSERT OR IGNORE INTO {ALERTS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"""INSERT OR IGNORE INTO {ALERTS} (alert_id, raised_at, kind, severity, title, details, run_id,
+                   webhook_delivered, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [[a["alert_id"], a["raised_at"], a["kind"], a["severity"], a["title"], json.dumps(a["details"]),
-                  a["run_id"], a.get("webhook_delivered")] for a in pending],
+                  a["run_id"], a.get("webhook_delivered"), a.get("owner")] for a in pending],
             )
     except duckdb.IOException as exc:
         with open(outbox, "a") as f:  # put them back for the next flush
@@ -94,8 +101,8 @@ def _post_webhook(url: str, payload: dict) -> bool:
 
 def send_alert(alert: Alert, settings: Settings | None = None, *, lock_wait_seconds: float = 10.0) -> Alert:
     settings = settings or get_settings()
-    log.error("ALERT [%s] %s %s", alert.kind, alert.title, json.dumps(alert.details, default=str),
-              extra={ALERT_KIND: alert.kind})
+    log.error("ALERT [%s] %s%s %s", alert.kind, alert.title, f" (for {alert.owner})" if alert.owner else "",
+              json.dumps(alert.details, default=str), extra={ALERT_KIND: alert.kind})
     url = os.environ.get(WEBHOOK_ENV)
     record = asdict(alert)
     record["webhook_delivered"] = _post_webhook(url, alert.slack_payload()) if url else None

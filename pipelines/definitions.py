@@ -7,7 +7,8 @@ import dagster as dg
 # once per asset on every `kpi run` and every webserver load, telling the user nothing.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from .automation import jobs, schedules, sensors  # noqa: E402 (after the warning filter)
+from .anomaly import anomaly_checks  # noqa: E402 (after the warning filter)
+from .automation import jobs, schedules, sensors  # noqa: E402
 from .freshness import freshness_checks, with_mart_freshness_policy
 from .ingest import landing_specs, load_log_spec, raw_assets
 from .serving import serving_assets
@@ -34,7 +35,8 @@ defs = dg.Definitions(
     )))),
     # The SOP gates between the dbt steps (pipelines/sop/refresh.py): a failed data gate holds back
     # what is downstream of its asset. KPI_SOP_GATES=off leaves them out (to measure what they cost).
-    asset_checks=[freshness_checks, *(gate_checks() if get_settings().sop_gates else [])],
+    # The anomaly checks (pipelines/anomaly.py): WARN, each series against its own weekday history.
+    asset_checks=[freshness_checks, anomaly_checks, *(gate_checks() if get_settings().sop_gates else [])],
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,

@@ -42,6 +42,7 @@ SLOW_MODULES = {
     "test_shell_run_history.py",  # `kpi run` from the shell: a whole pipeline run
     "test_make_dev.py",           # starts `make dev` (the Dagster webserver and daemon) and stops it
     "test_first_refresh_held.py",  # a 7-day world of its own through a whole pipeline run
+    "test_anomaly_demo.py",       # a 36-day demo generated and loaded (and the published demo)
 }
 
 

@@ -37,18 +37,21 @@ def test_alert_reaches_the_webhook_and_ops_alerts_without_leaking_the_url(settin
     monkeypatch.setenv(WEBHOOK_ENV, url)
     caplog.set_level(logging.DEBUG)
     alert = send_alert(Alert(kind="kpi_off_target", title="cs_csat_rate is off target",
-                             details={"kpi_id": "cs_csat_rate", "value": 0.61, "target": 0.85}, run_id="r1"), settings)
+                             details={"kpi_id": "cs_csat_rate", "value": 0.61, "target": 0.85}, run_id="r1",
+                             owner="Head of Customer Service"), settings)
 
     assert len(received) == 1
     payload = received[0]
     assert payload["path"] == "/services/T000/B000/secret-token" and payload["type"] == "application/json"
     assert payload["json"]["text"].startswith("*cs_csat_rate is off target*")
     assert "kpi_id: cs_csat_rate" in payload["json"]["text"]
+    assert "for: Head of Customer Service" in payload["json"]["text"]  # addressed to its owner
     assert payload["json"]["kpi_alert"] == {"kind": "kpi_off_target", "severity": "error", "run_id": "r1",
-                                            "alert_id": alert.alert_id}
+                                            "alert_id": alert.alert_id, "owner": "Head of Customer Service"}
     with connect(settings.warehouse_path, read_only=True) as con:
-        rows = con.execute("SELECT kind, title, run_id, webhook_delivered, details FROM ops.alerts").fetchall()
+        rows = con.execute("SELECT kind, title, run_id, webhook_delivered, details, owner FROM ops.alerts").fetchall()
     assert rows[0][:4] == ("kpi_off_target", "cs_csat_rate is off target", "r1", True)
+    assert rows[0][5] == "Head of Customer Service"
     assert json.loads(rows[0][4])["target"] == 0.85
     assert "secret-token" not in caplog.text and "secret-token" not in rows[0][4]
     assert "cs_csat_rate is off target" in caplog.text
