@@ -104,8 +104,9 @@ def visited(server, snapshot):
                 page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=30_000)
                 # Streamlit streams the elements; the script run is over when its status widget is gone.
                 page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-                if name in domains:
-                    page.wait_for_selector('[data-testid="stTable"]', timeout=30_000)
+                # The last element each test reads (the status widget can go before the last element is drawn).
+                page.wait_for_selector({"overview": "text=Data freshness (exports", "freshness": '[data-testid="stTable"] >> nth=1',
+                                        "sop": "iframe"}.get(name, '[data-testid="stTable"]'), timeout=30_000)
                 rows = page.eval_on_selector_all(
                     '[data-testid="stTable"]:first-of-type table tbody tr',
                     "rows => rows.map(r => Array.from(r.querySelectorAll('th, td')).map(c => c.innerText.trim()))")
