@@ -5,11 +5,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # What `make setup` installs: the embedded default only (DuckDB, dbt-duckdb, Dagster, GX); `make test`
-# and `make bench` add the test tools, and `make test` the Spark and Celery paths whose tests it runs.
+# and `make bench` add the test tools, `make test` the Spark, Celery and BI-app paths whose tests it runs,
+# and `make bi` the BI app (Streamlit).
 comma := ,
-EXTRAS ?= $(if $(filter test,$(MAKECMDGOALS)),test$(comma)spark$(comma)celery,$(if $(filter bench,$(MAKECMDGOALS)),test))
+EXTRAS ?= $(if $(filter test,$(MAKECMDGOALS)),test$(comma)spark$(comma)celery$(comma)bi,$(if $(filter bench,$(MAKECMDGOALS)),test,$(if $(filter bi,$(MAKECMDGOALS)),bi)))
 STAMP := $(VENV)/.installed$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
 PORT ?= 3000
+BI_PORT ?= 8501
 
 # Run history of `make dev` / `make demo`; a test may point it elsewhere.
 DAGSTER_HOME ?= $(CURDIR)/.dagster
@@ -22,7 +24,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # pandas 3 on every start, though nothing of the demo, the UI or the docs runs on Spark.
 demo dev docs: export PYTHONWARNINGS := ignore:PySpark does not yet fully support pandas:FutureWarning
 
-.PHONY: setup demo test dev docs contracts browser redis clean bench
+.PHONY: setup demo test dev docs bi contracts browser redis clean bench
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -78,6 +80,11 @@ redis:
 	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's redis-server for the Celery executor test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
 	  else echo "redis-server is not installed: the Celery executor test will be skipped (sudo apt-get install redis-server)"; fi; }
+
+# The BI app on loopback (pipelines/bi/, docs/bi_connection_guide.md): reads the serving snapshot
+# read-only; its settings (no usage statistics, nothing fetched) in pipelines/bi/.streamlit/config.toml.
+bi: setup
+	$(BIN)/streamlit run pipelines/bi/app.py --server.port $(BI_PORT)
 
 contracts: setup
 	$(BIN)/kpi contracts

@@ -32,7 +32,7 @@ def _status_label(status: str | None, target: float | None, value: float | None)
     return "no target" if target is None else "no value"
 
 
-def _domain_label(domain: str) -> str:
+def domain_label(domain: str) -> str:
     return "SOP" if domain == "sop" else domain.replace("_", " ").capitalize()
 
 
@@ -148,7 +148,7 @@ def render_dashboard(serving_file: Path, out: Path, *, base_currency: str = "USD
     for domain in held:
         by_domain.setdefault(domain, [])
     sections = "".join(
-        f'<section class="domain" id="{html.escape(d)}"><h2>{html.escape(_domain_label(d))}</h2>'
+        f'<section class="domain" id="{html.escape(d)}"><h2>{html.escape(domain_label(d))}</h2>'
         + "".join(f'<p class="stale" data-held-by="{html.escape(h.gate)}">Stale: held back by {html.escape(h.gate)} '
                   f'({html.escape(h.reason)}); showing the last good KPIs '
                   f'{("built " + h.built_at.strftime("%Y-%m-%d %H:%M") + " UTC") if h.built_at else "(none yet)"}.</p>'

@@ -289,4 +289,19 @@ def kpi_dashboard(context) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(settings.dashboard_path)), **shown})
 
 
-serving_assets = [serving_warehouse, kpi_dashboard]
+# The BI app (pipelines/bi/) in the lineage, downstream of the snapshot it reads. Not materialized: it
+# is a server reading the newest snapshot on every page view. Keyed outside `serving/`, whose assets carry
+# the marts' freshness policy (a never-materialized spec would always fail it). Owner: definitions.py.
+BI_APP_KEY = dg.AssetKey(["bi", "kpi_app"])
+kpi_app = dg.AssetSpec(
+    key=BI_APP_KEY,
+    deps=[SERVING_KEY],
+    group_name="serving",
+    kinds={"streamlit"},
+    description="The BI app (Streamlit, pipelines/bi/): a page per KPI domain (trend against target, status, "
+                "held-back marks), SOP compliance with the SOP pages, export freshness; filters by day / week / "
+                "month, date range and segment. It reads the serving snapshot read-only, offline. Open it with "
+                "`make bi`, then http://127.0.0.1:8501 (BI_PORT); docs/bi_connection_guide.md.",
+)
+
+serving_assets = [serving_warehouse, kpi_dashboard, kpi_app]

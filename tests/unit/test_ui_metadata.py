@@ -215,3 +215,14 @@ def test_leading_comment_skips_config_blocks():
     sql = "{{ config(schema='sop', materialized='view') }}\n{#- SOP-X: one row\n    per thing. -#}\nselect 1"
     assert leading_comment(sql) == "SOP-X: one row per thing."
     assert leading_comment("select 1 {# not leading #}") == ""
+
+
+def test_the_bi_app_sits_downstream_of_the_snapshot_unmaterialized_and_without_a_freshness_policy(graph):
+    """bi/kpi_app: the Streamlit app in the lineage, never materialized by a run (a spec), so outside
+    `serving/` whose freshness policy it would always fail; owned like the other serving assets."""
+    app = _assets(graph)["bi/kpi_app"]
+    assert app.parent_keys == {dg.AssetKey(["serving", "kpi_warehouse"])}
+    assert app.kinds == {"streamlit"} and "make bi" in app.description
+    assert not app.is_materializable
+    assert app.owners == _assets(graph)["serving/kpi_warehouse"].owners
+    assert app.freshness_policy is None
