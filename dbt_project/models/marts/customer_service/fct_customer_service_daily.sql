@@ -38,17 +38,19 @@ by_created_date as (
 
 ),
 
--- Date basis: ticket first solved.
+-- Date basis: ticket first solved (FCR, reopen).
 by_first_solved_date as (
 
     select
         first_solved_date as kpi_date,
         channel,
         count_if(is_first_contact_resolution) as first_contact_resolution_ticket_count,
-        count(*) as agent_touched_solved_ticket_count
+        count_if(is_first_contact_resolution_eligible) as agent_touched_solved_ticket_count,
+        count_if(is_reopened) as reopened_solved_ticket_count,
+        count(*) as first_solved_ticket_count
 
     from tickets
-    where is_first_contact_resolution_eligible
+    where has_been_solved
     group by first_solved_date, channel
 
 ),
@@ -136,7 +138,12 @@ components as (
             as cs_escalation_rate_denominator,
 
         cast(coalesce(by_created_date.unanswered_past_sla_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_unanswered_tickets_numerator
+            as cs_unanswered_tickets_numerator,
+
+        cast(coalesce(by_first_solved_date.reopened_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_reopen_rate_numerator,
+        cast(coalesce(by_first_solved_date.first_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_reopen_rate_denominator
 
     from kpi_dates_and_channels
     left join by_created_date
@@ -193,7 +200,12 @@ final as (
         -- A count KPI: the count is the numerator and the value; no denominator.
         cs_unanswered_tickets_numerator,
         cast(null as {{ dbt.type_bigint() }}) as cs_unanswered_tickets_denominator,
-        cs_unanswered_tickets_numerator as cs_unanswered_tickets
+        cs_unanswered_tickets_numerator as cs_unanswered_tickets,
+
+        cs_reopen_rate_numerator,
+        cs_reopen_rate_denominator,
+        {{ safe_divide('cs_reopen_rate_numerator', 'cs_reopen_rate_denominator') }}
+            as cs_reopen_rate
 
     from components
 
