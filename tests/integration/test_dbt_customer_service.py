@@ -112,7 +112,8 @@ CSAT_DAY_2 = [
 ]
 
 KPIS = ["cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_resolution_minutes",
-        "cs_csat_rate", "cs_csat_score", "cs_escalation_rate", "cs_unanswered_tickets", "cs_reopen_rate"]
+        "cs_csat_rate", "cs_csat_score", "cs_escalation_rate", "cs_unanswered_tickets", "cs_reopen_rate",
+        "cs_one_touch_resolution_rate"]
 
 # (numerator, denominator) per KPI, worked out by hand; values are numerator / denominator.
 #
@@ -129,6 +130,9 @@ KPIS = ["cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_res
 # First solved date (reopen over every ticket solved at least once, zero-touch T04 included):
 #   D1 email: T02 reopened of T01, T02, T04, T05 -> 1 / 4.   D1 chat: T03 0 / 1.   D1 phone: T06 0 / 1.
 #   D2 chat: T11 0 / 1 (T02's second solve is not a first solve: D2 email 0 / 0).
+# Last solved date (one-touch over tickets solved now, zero-touch T04 in the denominator):
+#   D1 email: T01 of T01, T04, T05 -> 1 / 3.   D1 chat: T03 escalated, one reply 1 / 1.   D1 phone: T06 1 / 1.
+#   D2 email: T02 two replies 0 / 1.   D2 chat: T11 1 / 1.
 # Last solved date (resolution over tickets solved now):
 #   D1 email: T01 120 + T04 10 + T05 120 = 250 / 3.   D1 chat: T03 40 / 1.   D1 phone: T06 10 / 1.
 #   D2 email: T02 D1 09:00 -> D2 09:00 = 1440 / 1 (only if staging kept T02's newer version).
@@ -139,25 +143,32 @@ KPIS = ["cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_res
 EXPECTED = {
     (D1, "email"): {"cs_first_response_minutes": (110, 3), "cs_first_contact_resolution_rate": (1, 3),
                     "cs_resolution_minutes": (250, 3), "cs_csat_rate": (1, 1), "cs_csat_score": (5, 1),
-                    "cs_escalation_rate": (0, 5), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (1, 4)},
+                    "cs_escalation_rate": (0, 5), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (1, 4),
+                    "cs_one_touch_resolution_rate": (1, 3)},
     (D1, "chat"): {"cs_first_response_minutes": (5, 1), "cs_first_contact_resolution_rate": (0, 1),
                    "cs_resolution_minutes": (40, 1), "cs_csat_rate": (0, 0), "cs_csat_score": (0, 0),
-                   "cs_escalation_rate": (1, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 1)},
+                   "cs_escalation_rate": (1, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 1),
+                   "cs_one_touch_resolution_rate": (1, 1)},
     (D1, "phone"): {"cs_first_response_minutes": (0.5, 1), "cs_first_contact_resolution_rate": (1, 1),
                     "cs_resolution_minutes": (10, 1), "cs_csat_rate": (0, 0), "cs_csat_score": (0, 0),
-                    "cs_escalation_rate": (0, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 1)},
+                    "cs_escalation_rate": (0, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 1),
+                    "cs_one_touch_resolution_rate": (1, 1)},
     (D2, "email"): {"cs_first_response_minutes": (0, 0), "cs_first_contact_resolution_rate": (0, 0),
                     "cs_resolution_minutes": (1440, 1), "cs_csat_rate": (1, 2), "cs_csat_score": (5, 2),
-                    "cs_escalation_rate": (0, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 0)},
+                    "cs_escalation_rate": (0, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 0),
+                    "cs_one_touch_resolution_rate": (0, 1)},
     (D2, "chat"): {"cs_first_response_minutes": (3, 1), "cs_first_contact_resolution_rate": (1, 1),
                    "cs_resolution_minutes": (30, 1), "cs_csat_rate": (1, 2), "cs_csat_score": (7, 2),
-                   "cs_escalation_rate": (0, 2), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (0, 1)},
+                   "cs_escalation_rate": (0, 2), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (0, 1),
+                   "cs_one_touch_resolution_rate": (1, 1)},
     (D2, "social"): {"cs_first_response_minutes": (120, 1), "cs_first_contact_resolution_rate": (0, 0),
                      "cs_resolution_minutes": (0, 0), "cs_csat_rate": (0, 0), "cs_csat_score": (0, 0),
-                     "cs_escalation_rate": (0, 2), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (0, 0)},
+                     "cs_escalation_rate": (0, 2), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (0, 0),
+                     "cs_one_touch_resolution_rate": (0, 0)},
     (D2, "phone"): {"cs_first_response_minutes": (0, 0), "cs_first_contact_resolution_rate": (0, 0),
                     "cs_resolution_minutes": (0, 0), "cs_csat_rate": (0, 1), "cs_csat_score": (3, 1),
-                    "cs_escalation_rate": (0, 0), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 0)},
+                    "cs_escalation_rate": (0, 0), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 0),
+                    "cs_one_touch_resolution_rate": (0, 0)},
 }
 
 

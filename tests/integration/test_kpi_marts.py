@@ -342,6 +342,8 @@ DIRECT = {
     "cs_escalation_rate": (HELPDESK, f"SELECT count(*) FILTER (WHERE escalations > 0), count(*) FROM per_ticket WHERE {_created}"),
     "cs_reopen_rate": (HELPDESK, f"""SELECT count(*) FILTER (WHERE reopens > 0), count(*)
                                      FROM per_ticket WHERE CAST(first_solve AS DATE) BETWEEN {MONTH}"""),
+    "cs_one_touch_resolution_rate": (HELPDESK, f"""SELECT count(*) FILTER (WHERE replies = 1), count(*) FROM per_ticket
+                                                   WHERE status IN ('solved', 'closed') AND CAST(last_solve AS DATE) BETWEEN {MONTH}"""),
     "cs_unanswered_tickets": (HELPDESK, f"""SELECT count(*), NULL FROM per_ticket p JOIN sla USING (channel), now_
                                             WHERE {_created} AND p.first_reply IS NULL AND p.status NOT IN ('solved', 'closed')
                                               AND date_diff('second', p.created_at, now_.now_at) > sla.minutes * 60"""),

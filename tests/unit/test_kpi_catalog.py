@@ -18,7 +18,7 @@ from pipelines.settings import DBT_PROJECT_DIR
 CATALOGUE = {
     "customer_service": ["cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_resolution_minutes",
                          "cs_csat_rate", "cs_csat_score", "cs_escalation_rate", "cs_unanswered_tickets",
-                         "cs_reopen_rate"],
+                         "cs_reopen_rate", "cs_one_touch_resolution_rate"],
     "manufacturing": ["mf_availability_rate", "mf_performance_rate", "mf_quality_rate", "mf_oee_rate",
                       "mf_cycle_time_seconds", "mf_scrap_rate"],
     "marketing": ["mk_spend_amount", "mk_ctr_rate", "mk_cpc_amount", "mk_conversion_rate", "mk_roas_rate",

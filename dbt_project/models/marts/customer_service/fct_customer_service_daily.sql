@@ -55,7 +55,7 @@ by_first_solved_date as (
 
 ),
 
--- Date basis: ticket last solved.
+-- Date basis: ticket last solved (resolution time, one-touch).
 by_last_solved_date as (
 
     select
@@ -63,7 +63,10 @@ by_last_solved_date as (
         channel,
         sum(resolution_seconds) / 60.0 as resolution_minutes_sum,
         -- Solved tickets with a resolution time: one without created_at has none (left out of both).
-        count(resolution_seconds) as solved_ticket_count
+        count(resolution_seconds) as solved_ticket_count,
+        count_if(public_agent_message_count = 1) as one_touch_solved_ticket_count,
+        -- One-touch counts every ticket solved now, with or without a created_at.
+        count(*) as solved_now_ticket_count
 
     from tickets
     where is_solved
@@ -143,7 +146,12 @@ components as (
         cast(coalesce(by_first_solved_date.reopened_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
             as cs_reopen_rate_numerator,
         cast(coalesce(by_first_solved_date.first_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_reopen_rate_denominator
+            as cs_reopen_rate_denominator,
+
+        cast(coalesce(by_last_solved_date.one_touch_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_one_touch_resolution_rate_numerator,
+        cast(coalesce(by_last_solved_date.solved_now_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as cs_one_touch_resolution_rate_denominator
 
     from kpi_dates_and_channels
     left join by_created_date
@@ -205,7 +213,12 @@ final as (
         cs_reopen_rate_numerator,
         cs_reopen_rate_denominator,
         {{ safe_divide('cs_reopen_rate_numerator', 'cs_reopen_rate_denominator') }}
-            as cs_reopen_rate
+            as cs_reopen_rate,
+
+        cs_one_touch_resolution_rate_numerator,
+        cs_one_touch_resolution_rate_denominator,
+        {{ safe_divide('cs_one_touch_resolution_rate_numerator', 'cs_one_touch_resolution_rate_denominator') }}
+            as cs_one_touch_resolution_rate
 
     from components
 
