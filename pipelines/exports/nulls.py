@@ -143,10 +143,10 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("campaigns", "approved_at"): T(NO_KPI + " (SOP-MK-01: not approved)"),
     ("campaigns", "owner"): T(NO_KPI),
     ("campaigns", "updated_at"): T("ordered last among the versions of the campaign (the newest dated version wins)"),
-    ("ad_spend_daily", "impressions"): T("the row adds nothing to impressions; its clicks still count", ("mk_ctr_rate",)),
+    ("ad_spend_daily", "impressions"): T("the row adds nothing to impressions; its clicks and spend still count (its spend raises CPM)", ("mk_ctr_rate", "mk_cpm_amount")),
     ("ad_spend_daily", "clicks"): T("the row adds nothing to clicks; its impressions and spend still count", ("mk_ctr_rate", "mk_cpc_amount")),
-    ("ad_spend_daily", "spend_amount"): T("the row adds nothing to spend", ("mk_spend_amount", "mk_cpc_amount", "mk_roas_rate", "mk_roi_rate", "mk_cac_amount")),
-    ("ad_spend_daily", "currency"): T("no FX rate: the spend is left out of the sums (SOP-MK-02's FX coverage gate names the currency and days)", ("mk_spend_amount", "mk_cpc_amount", "mk_roas_rate", "mk_roi_rate", "mk_cac_amount")),
+    ("ad_spend_daily", "spend_amount"): T("the row adds nothing to spend", ("mk_spend_amount", "mk_cpc_amount", "mk_cpm_amount", "mk_roas_rate", "mk_roi_rate", "mk_cac_amount")),
+    ("ad_spend_daily", "currency"): T("no FX rate: the spend is left out of the sums (SOP-MK-02's FX coverage gate names the currency and days)", ("mk_spend_amount", "mk_cpc_amount", "mk_cpm_amount", "mk_roas_rate", "mk_roi_rate", "mk_cac_amount")),
     # --- finance ------------------------------------------------------------------------------
     ("fx_rates", "rate"): T("no rate that day: the previous day's rate carries forward; amounts without any rate are left out of the sums", ("sf_net_revenue_amount", "mk_spend_amount", "lg_transportation_cost_amount")),
     # --- logistics ----------------------------------------------------------------------------

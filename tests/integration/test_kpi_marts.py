@@ -300,6 +300,7 @@ DIRECT = {
     "mk_spend_amount": (MARKETING, "SELECT usd, NULL FROM spend"),
     "mk_ctr_rate": (MARKETING, "SELECT clicks, impressions FROM spend"),
     "mk_cpc_amount": (MARKETING, "SELECT usd, clicks FROM spend"),
+    "mk_cpm_amount": (MARKETING, "SELECT usd * 1000, impressions FROM spend"),
     "mk_conversion_rate": (MARKETING, "SELECT count(*) FILTER (WHERE bought), count(*) FROM month_sessions"),
     "mk_roas_rate": (MARKETING, "SELECT (SELECT usd FROM attributed_revenue), (SELECT usd FROM spend)"),
     "mk_roi_rate": (MARKETING, "SELECT (SELECT usd FROM attributed_revenue) - (SELECT usd FROM attributed_cogs) - (SELECT usd FROM spend), (SELECT usd FROM spend)"),

@@ -21,7 +21,7 @@ CATALOGUE = {
                          "cs_reopen_rate", "cs_one_touch_resolution_rate"],
     "manufacturing": ["mf_availability_rate", "mf_performance_rate", "mf_quality_rate", "mf_oee_rate",
                       "mf_cycle_time_seconds", "mf_scrap_rate"],
-    "marketing": ["mk_spend_amount", "mk_ctr_rate", "mk_cpc_amount", "mk_conversion_rate", "mk_roas_rate",
+    "marketing": ["mk_spend_amount", "mk_ctr_rate", "mk_cpc_amount", "mk_cpm_amount", "mk_conversion_rate", "mk_roas_rate",
                   "mk_roi_rate", "mk_cac_amount"],
     "logistics": ["lg_on_time_delivery_rate", "lg_order_accuracy_rate", "lg_transportation_cost_amount",
                   "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate",

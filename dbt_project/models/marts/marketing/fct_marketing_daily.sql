@@ -165,6 +165,11 @@ final as (
         clicks as mk_cpc_amount_denominator,
         {{ safe_divide('spend_amount', 'clicks') }} as mk_cpc_amount,
 
+        -- Spend × 1000 in the numerator so sum(numerator) / sum(denominator) is per thousand impressions.
+        cast(spend_amount * 1000 as decimal(38, 4)) as mk_cpm_amount_numerator,
+        impressions as mk_cpm_amount_denominator,
+        {{ safe_divide('spend_amount * 1000', 'impressions') }} as mk_cpm_amount,
+
         purchase_session_count as mk_conversion_rate_numerator,
         session_count as mk_conversion_rate_denominator,
         {{ safe_divide('purchase_session_count', 'session_count') }} as mk_conversion_rate,
