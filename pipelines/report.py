@@ -19,7 +19,7 @@ from .kpis import kpi_status, kpi_value, kpis_not_computed
 from .warehouse import connect, has_table
 
 STATUS_LABEL = {"on_target": "on target", "at_risk": "AT RISK", "off_target": "OFF TARGET", None: "-"}
-UNIT_SUFFIX = {"minutes": " min", "hours": " h", "seconds": " s", "days": " days", "count": "", "score": ""}
+UNIT_SUFFIX = {"minutes": " min", "hours": " h", "seconds": " s", "days": " days", "count": "", "score": "", "units": " units"}
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@
         {%- if kpi.get('grain', 'day') not in ['day', 'month'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".grain must be day or month, got '" ~ kpi.grain ~ "'") }}
         {%- endif -%}
-        {%- if kpi.unit not in ['rate', 'amount', 'minutes', 'hours', 'seconds', 'days', 'score', 'count'] -%}
-            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".unit '" ~ kpi.unit ~ "' is not one of rate, amount, minutes, hours, seconds, days, score, count") }}
+        {%- if kpi.unit not in ['rate', 'amount', 'minutes', 'hours', 'seconds', 'days', 'score', 'count', 'units'] -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".unit '" ~ kpi.unit ~ "' is not one of rate, amount, minutes, hours, seconds, days, score, count, units") }}
         {%- endif -%}
         {%- if kpi.mart not in marts -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".mart '" ~ kpi.mart ~ "' is not declared in var kpi_marts") }}

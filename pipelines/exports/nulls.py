@@ -20,7 +20,7 @@ class NullTreatment(NamedTuple):
 T = NullTreatment
 NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
-ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate")
+ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_units_per_order")
 CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
 MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")
@@ -56,7 +56,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("orders", "cancelled_at"): T("not cancelled unless status is `cancelled`", ORDER_KPIS),
     ("orders", "refunded_at"): T("the refund has no refund date: left out of the refund-date sums", ("sf_net_revenue_amount",)),
     ("orders", "updated_at"): T("ordered last among the versions of the order (the newest dated version wins)"),
-    ("order_lines", "order_id"): T("the line belongs to no order: in no order's units, subtotal or fulfilment", ("lg_order_accuracy_rate",)),
+    ("order_lines", "order_id"): T("the line belongs to no order: in no order's units, subtotal or fulfilment", ("sf_units_per_order", "lg_order_accuracy_rate")),
     ("order_lines", "sku"): T("the line has no product: no cost of goods (as a missing unit cost); a shipped SKU never matches it (order not accurate)", ("sf_clv_12m_amount", "mk_roi_rate", "lg_order_accuracy_rate")),
     ("order_lines", "unit_price"): T("the line adds nothing to the subtotal the lines give (used only when the order has no subtotal)", AOV_REV),
     ("order_lines", "discount_amount"): T(NO_KPI + " (discounts are the order's discount_amount)"),

@@ -296,6 +296,8 @@ DIRECT = {
     "sf_cart_abandonment_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE carted AND NOT bought), count(*) FILTER (WHERE carted) FROM month_sessions"),
     "sf_average_order_value_amount": (STOREFRONT, "SELECT (SELECT usd FROM net_revenue), (SELECT count(*) FROM month_orders)"),
     "sf_net_revenue_amount": (STOREFRONT, "SELECT usd, NULL FROM net_revenue"),
+    "sf_units_per_order": (STOREFRONT, """SELECT sum(l.quantity), count(DISTINCT l.order_id)
+                                          FROM month_orders o JOIN staging.stg_storefront__order_lines l USING (order_id)"""),
     "sf_new_customer_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM new_orders)), count(*) FROM month_orders"),
     "mk_spend_amount": (MARKETING, "SELECT usd, NULL FROM spend"),
     "mk_ctr_rate": (MARKETING, "SELECT clicks, impressions FROM spend"),

@@ -27,7 +27,8 @@ CATALOGUE = {
                   "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate",
                   "lg_perfect_order_rate", "lg_return_rate", "lg_stockout_rate"],
     "storefront": ["sf_conversion_rate", "sf_cart_abandonment_rate", "sf_average_order_value_amount",
-                   "sf_net_revenue_amount", "sf_new_customer_rate", "sf_clv_12m_amount"],
+                   "sf_net_revenue_amount", "sf_new_customer_rate", "sf_clv_12m_amount",
+                   "sf_units_per_order"],
 }
 PROCESS_MEASURES = ["lg_order_to_ship_hours", "lg_ship_to_delivery_hours", "lg_refund_lead_time_hours",
                     "lg_inventory_days_of_supply"]
@@ -131,6 +132,7 @@ def test_value_formats():
     assert format_value(0.0312, "rate") == "3.1%"
     assert format_value(1234.5, "USD") == "1,234.50 USD"
     assert format_value(3, "count") == "3"
+    assert format_value(2.125, "units") == "2.12 units"  # units per order: a mean, not a count
     assert format_value(None, "hours") == "n/a"
 
 

@@ -66,7 +66,11 @@ by_order_date as (
         -- denominator, so an unknown revenue never counts as zero.
         count(net_revenue_amount) as revenue_order_count,
         count_if(is_first_order) as first_order_count,
-        sum(net_revenue_amount) as gross_revenue_amount
+        sum(net_revenue_amount) as gross_revenue_amount,
+        sum(units) as units_ordered,
+        -- Orders with units on their lines: an order whose lines are missing has 0 units, which
+        -- is unknown, not zero (units per order leaves it out of both counts).
+        count_if(units > 0) as order_with_units_count
 
     from orders
     where not is_cancelled
@@ -154,6 +158,8 @@ components as (
         cast(coalesce(by_order_date.first_order_count, 0) as {{ dbt.type_bigint() }}) as first_order_count,
         cast(coalesce(by_order_date.gross_revenue_amount, 0) as decimal(38, 4)) as gross_revenue_amount,
         cast(coalesce(by_refund_date.refunded_amount, 0) as decimal(38, 4)) as refunded_amount,
+        cast(coalesce(by_order_date.units_ordered, 0) as {{ dbt.type_bigint() }}) as units_ordered,
+        cast(coalesce(by_order_date.order_with_units_count, 0) as {{ dbt.type_bigint() }}) as order_with_units_count,
         cast(case when by_cohort_month.is_complete = 1 then by_cohort_month.margin_12m_amount else 0 end as decimal(38, 4))
             as clv_margin_12m_amount,
         cast(case when by_cohort_month.is_complete = 1 then by_cohort_month.cohort_customer_count else 0 end as {{ dbt.type_bigint() }})
@@ -210,6 +216,10 @@ final as (
         clv_margin_12m_amount as sf_clv_12m_amount_numerator,
         clv_customer_count as sf_clv_12m_amount_denominator,
         {{ safe_divide('clv_margin_12m_amount', 'clv_customer_count') }} as sf_clv_12m_amount,
+
+        units_ordered as sf_units_per_order_numerator,
+        order_with_units_count as sf_units_per_order_denominator,
+        {{ safe_divide('units_ordered', 'order_with_units_count') }} as sf_units_per_order,
 
         -- the two components of net revenue, kept apart
         gross_revenue_amount,
