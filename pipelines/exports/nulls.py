@@ -20,7 +20,7 @@ class NullTreatment(NamedTuple):
 T = NullTreatment
 NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
-ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_units_per_order")
+ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate")
 CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
 MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")
@@ -44,9 +44,9 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("orders", "session_id"): T("the order has no session: not a session's conversion, not attributed to a campaign (organic); device `unknown`", ("sf_conversion_rate", "mk_conversion_rate", "mk_roas_rate", "mk_roi_rate")),
     ("orders", "sales_channel"): T("counted in the segment `unknown`", ORDER_KPIS),
     ("orders", "status"): T("not cancelled unless cancelled_at is set", ORDER_KPIS),
-    ("orders", "currency"): T("no FX rate: the amounts are left out of the revenue sums and the order out of the AOV denominator (warn test int_storefront_orders_net_revenue_has_fx_rate)", AOV_REV),
-    ("orders", "subtotal_amount"): T("the order's lines give it (Σ quantity × unit_price); with no lines either, the order counts as an order but is left out of revenue and of the AOV denominator (warn test int_storefront_orders_revenue_known)", (*AOV_REV, "mk_roas_rate", "lg_transportation_cost_revenue_rate")),
-    ("orders", "discount_amount"): T("counted as 0 (no discount)", AOV_REV),
+    ("orders", "currency"): T("no FX rate: the amounts are left out of the revenue sums and the order out of the AOV denominator (warn test int_storefront_orders_net_revenue_has_fx_rate)", (*AOV_REV, "sf_discount_rate")),
+    ("orders", "subtotal_amount"): T("the order's lines give it (Σ quantity × unit_price); with no lines either, the order counts as an order but is left out of revenue, of the AOV denominator and of the discount rate (warn test int_storefront_orders_revenue_known)", (*AOV_REV, "sf_discount_rate", "mk_roas_rate", "lg_transportation_cost_revenue_rate")),
+    ("orders", "discount_amount"): T("counted as 0 (no discount)", (*AOV_REV, "sf_discount_rate", "sf_discounted_order_rate")),
     ("orders", "tax_amount"): T(NO_KPI + " (net revenue excludes tax)"),
     ("orders", "shipping_amount"): T(NO_KPI + " (net revenue excludes the shipping fee)"),
     ("orders", "total_amount"): T(NO_KPI),

@@ -298,6 +298,10 @@ DIRECT = {
     "sf_net_revenue_amount": (STOREFRONT, "SELECT usd, NULL FROM net_revenue"),
     "sf_units_per_order": (STOREFRONT, """SELECT sum(l.quantity), count(DISTINCT l.order_id)
                                           FROM month_orders o JOIN staging.stg_storefront__order_lines l USING (order_id)"""),
+    "sf_discount_rate": (STOREFRONT, """SELECT sum(round(coalesce(discount_amount, 0) * fx.rate, 4)), sum(round(subtotal_amount * fx.rate, 4))
+                                        FROM month_orders o JOIN fx ON fx.rate_date = o.d AND fx.currency = o.currency
+                                        WHERE subtotal_amount IS NOT NULL"""),
+    "sf_discounted_order_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE discount_amount > 0), count(*) FROM month_orders"),
     "sf_new_customer_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM new_orders)), count(*) FROM month_orders"),
     "mk_spend_amount": (MARKETING, "SELECT usd, NULL FROM spend"),
     "mk_ctr_rate": (MARKETING, "SELECT clicks, impressions FROM spend"),

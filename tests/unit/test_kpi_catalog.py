@@ -28,7 +28,7 @@ CATALOGUE = {
                   "lg_perfect_order_rate", "lg_return_rate", "lg_stockout_rate"],
     "storefront": ["sf_conversion_rate", "sf_cart_abandonment_rate", "sf_average_order_value_amount",
                    "sf_net_revenue_amount", "sf_new_customer_rate", "sf_clv_12m_amount",
-                   "sf_units_per_order"],
+                   "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate"],
 }
 PROCESS_MEASURES = ["lg_order_to_ship_hours", "lg_ship_to_delivery_hours", "lg_refund_lead_time_hours",
                     "lg_inventory_days_of_supply"]

@@ -129,6 +129,12 @@ final as (
         {{ rate_to_base('dated_orders.currency', 'fx.rate_to_base') }} as rate_to_base,
         {{ to_base_amount('coalesce(dated_orders.subtotal_amount, order_costs.line_subtotal_amount) - coalesce(dated_orders.discount_amount, 0)', 'dated_orders.currency', 'fx.rate_to_base') }}
             as net_revenue_amount,
+        -- Its two parts, for the discount rate (each rounded apart: their difference may differ
+        -- from net_revenue_amount in the 4th decimal). Gross sales NULL as net revenue is.
+        {{ to_base_amount('coalesce(dated_orders.subtotal_amount, order_costs.line_subtotal_amount)', 'dated_orders.currency', 'fx.rate_to_base') }}
+            as gross_sales_amount,
+        {{ to_base_amount('coalesce(dated_orders.discount_amount, 0)', 'dated_orders.currency', 'fx.rate_to_base') }}
+            as order_discount_amount,
         -- An order whose lines or products are missing is costed at what is known (flag below).
         cast(coalesce(order_costs.cogs_amount, 0) as decimal(18, 4)) as cogs_amount,
         {{ to_base_amount('coalesce(dated_orders.subtotal_amount, order_costs.line_subtotal_amount) - coalesce(dated_orders.discount_amount, 0)', 'dated_orders.currency', 'fx.rate_to_base') }}

@@ -67,6 +67,10 @@ by_order_date as (
         count(net_revenue_amount) as revenue_order_count,
         count_if(is_first_order) as first_order_count,
         sum(net_revenue_amount) as gross_revenue_amount,
+        sum(gross_sales_amount) as gross_sales_amount,
+        -- Only discounts of orders whose gross sales are known: the rate compares like with like.
+        sum(order_discount_amount) filter (where gross_sales_amount is not null) as discount_amount,
+        count_if(order_discount_amount > 0) as discounted_order_count,
         sum(units) as units_ordered,
         -- Orders with units on their lines: an order whose lines are missing has 0 units, which
         -- is unknown, not zero (units per order leaves it out of both counts).
@@ -158,6 +162,9 @@ components as (
         cast(coalesce(by_order_date.first_order_count, 0) as {{ dbt.type_bigint() }}) as first_order_count,
         cast(coalesce(by_order_date.gross_revenue_amount, 0) as decimal(38, 4)) as gross_revenue_amount,
         cast(coalesce(by_refund_date.refunded_amount, 0) as decimal(38, 4)) as refunded_amount,
+        cast(coalesce(by_order_date.gross_sales_amount, 0) as decimal(38, 4)) as gross_sales_amount,
+        cast(coalesce(by_order_date.discount_amount, 0) as decimal(38, 4)) as discount_amount,
+        cast(coalesce(by_order_date.discounted_order_count, 0) as {{ dbt.type_bigint() }}) as discounted_order_count,
         cast(coalesce(by_order_date.units_ordered, 0) as {{ dbt.type_bigint() }}) as units_ordered,
         cast(coalesce(by_order_date.order_with_units_count, 0) as {{ dbt.type_bigint() }}) as order_with_units_count,
         cast(case when by_cohort_month.is_complete = 1 then by_cohort_month.margin_12m_amount else 0 end as decimal(38, 4))
@@ -220,6 +227,14 @@ final as (
         units_ordered as sf_units_per_order_numerator,
         order_with_units_count as sf_units_per_order_denominator,
         {{ safe_divide('units_ordered', 'order_with_units_count') }} as sf_units_per_order,
+
+        discount_amount as sf_discount_rate_numerator,
+        gross_sales_amount as sf_discount_rate_denominator,
+        {{ safe_divide('discount_amount', 'gross_sales_amount') }} as sf_discount_rate,
+
+        discounted_order_count as sf_discounted_order_rate_numerator,
+        order_count as sf_discounted_order_rate_denominator,
+        {{ safe_divide('discounted_order_count', 'order_count') }} as sf_discounted_order_rate,
 
         -- the two components of net revenue, kept apart
         gross_revenue_amount,
