@@ -20,7 +20,7 @@ class NullTreatment(NamedTuple):
 T = NullTreatment
 NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
-ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate")
+ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate", "sf_refund_rate")
 CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
 MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")
@@ -50,11 +50,11 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("orders", "tax_amount"): T(NO_KPI + " (net revenue excludes tax)"),
     ("orders", "shipping_amount"): T(NO_KPI + " (net revenue excludes the shipping fee)"),
     ("orders", "total_amount"): T(NO_KPI),
-    ("orders", "refunded_amount"): T("counted as 0 (no refund)", ("sf_net_revenue_amount",)),
+    ("orders", "refunded_amount"): T("counted as 0 (no refund)", ("sf_net_revenue_amount", "sf_refund_rate", "sf_refunded_amount")),
     ("orders", "created_at"): T("the order has no order date: left out of every order KPI (warn test stg_storefront__orders_created_at_known)", ORDER_KPIS),
     ("orders", "paid_at"): T("the order is not judged by the handling-time SOP (SOP-LG-01) until paid"),
     ("orders", "cancelled_at"): T("not cancelled unless status is `cancelled`", ORDER_KPIS),
-    ("orders", "refunded_at"): T("the refund has no refund date: left out of the refund-date sums", ("sf_net_revenue_amount",)),
+    ("orders", "refunded_at"): T("the refund has no refund date: left out of the refund-date sums", ("sf_net_revenue_amount", "sf_refund_rate", "sf_refunded_amount")),
     ("orders", "updated_at"): T("ordered last among the versions of the order (the newest dated version wins)"),
     ("order_lines", "order_id"): T("the line belongs to no order: in no order's units, subtotal or fulfilment", ("sf_units_per_order", "lg_order_accuracy_rate")),
     ("order_lines", "sku"): T("the line has no product: no cost of goods (as a missing unit cost); a shipped SKU never matches it (order not accurate)", ("sf_clv_12m_amount", "mk_roi_rate", "lg_order_accuracy_rate")),
@@ -175,9 +175,9 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("returns", "reason"): T("not a wrong-item, missing-item nor damaged return; still a return", ("lg_return_rate", "lg_order_accuracy_rate", "lg_perfect_order_rate")),
     ("returns", "requested_at"): T(NO_KPI),
     ("returns", "received_at"): T("left out of the refund lead time", ("lg_refund_lead_time_hours",)),
-    ("returns", "refund_amount"): T("the refund adds nothing to the refunded amount", ("sf_net_revenue_amount",)),
-    ("returns", "currency"): T("no FX rate: the refund is left out of the refunded amount", ("sf_net_revenue_amount",)),
-    ("returns", "refunded_at"): T("not refunded yet: in no refund-date KPI", ("lg_refund_lead_time_hours", "sf_net_revenue_amount")),
+    ("returns", "refund_amount"): T("the refund adds nothing to the refunded amount", ("sf_net_revenue_amount", "sf_refund_rate", "sf_refunded_amount")),
+    ("returns", "currency"): T("no FX rate: the refund is left out of the refunded amount", ("sf_net_revenue_amount", "sf_refund_rate", "sf_refunded_amount")),
+    ("returns", "refunded_at"): T("not refunded yet: in no refund-date KPI", ("lg_refund_lead_time_hours", "sf_net_revenue_amount", "sf_refund_rate", "sf_refunded_amount")),
     ("returns", "updated_at"): T("ordered last among the versions of the return (the newest dated version wins)"),
     ("inventory_snapshots", "on_hand"): T("counted as 0 on hand: the SKU-day is a stockout", ("lg_stockout_rate", "lg_inventory_days_of_supply")),
     ("inventory_snapshots", "reserved"): T("counted as 0 reserved", ("lg_stockout_rate", "lg_inventory_days_of_supply")),

@@ -302,6 +302,8 @@ DIRECT = {
                                         FROM month_orders o JOIN fx ON fx.rate_date = o.d AND fx.currency = o.currency
                                         WHERE subtotal_amount IS NOT NULL"""),
     "sf_discounted_order_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE discount_amount > 0), count(*) FROM month_orders"),
+    "sf_refund_rate": (STOREFRONT, f"SELECT (SELECT sum(usd) FROM refunds WHERE d BETWEEN {MONTH}), (SELECT sum(net_usd) FROM month_orders)"),
+    "sf_refunded_amount": (STOREFRONT, f"SELECT (SELECT sum(usd) FROM refunds WHERE d BETWEEN {MONTH}), NULL"),
     "sf_new_customer_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM new_orders)), count(*) FROM month_orders"),
     "mk_spend_amount": (MARKETING, "SELECT usd, NULL FROM spend"),
     "mk_ctr_rate": (MARKETING, "SELECT clicks, impressions FROM spend"),

@@ -236,6 +236,17 @@ final as (
         order_count as sf_discounted_order_rate_denominator,
         {{ safe_divide('discounted_order_count', 'order_count') }} as sf_discounted_order_rate,
 
+        -- Refunds on the refund day against the sales of the day (Shopify's sales report books
+        -- returns the same way), so a period's rate is the period's refunds over its sales.
+        refunded_amount as sf_refund_rate_numerator,
+        gross_revenue_amount as sf_refund_rate_denominator,
+        {{ safe_divide('refunded_amount', 'gross_revenue_amount') }} as sf_refund_rate,
+
+        -- An amount: the value is the numerator; no denominator.
+        refunded_amount as sf_refunded_amount_numerator,
+        cast(null as {{ dbt.type_bigint() }}) as sf_refunded_amount_denominator,
+        refunded_amount as sf_refunded_amount,
+
         -- the two components of net revenue, kept apart
         gross_revenue_amount,
         refunded_amount
