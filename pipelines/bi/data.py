@@ -143,5 +143,7 @@ def sop_compliance(con, start: dt.date, end: dt.date) -> pd.DataFrame:
 
 
 def sop_page(sop_docs_dir: Path, sop_id: str) -> Path:
-    """The SOP site's page of `sop_id` (pipelines/sop/docs.py writes sops/<SOP-ID>.html)."""
-    return Path(sop_docs_dir) / "sops" / f"{sop_id}.html"
+    """The SOP site's page of `sop_id` (the site's own layout: pipelines/sop/docs.py page_path)."""
+    from ..sop.docs import page_path
+
+    return page_path(sop_docs_dir, sop_id)

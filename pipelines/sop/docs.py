@@ -152,6 +152,11 @@ dt{font-weight:bold;margin-top:8px}dd{margin-left:0}code{font-size:12px;backgrou
 """
 
 
+def page_path(docs_dir: Path, sop_id: str) -> Path:
+    """Where the site keeps the page of `sop_id` (the index links it as sops/<SOP-ID>.html)."""
+    return Path(docs_dir) / "sops" / f"{sop_id}.html"
+
+
 def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
             f"<style>{CSS}</style></head><body>{body}</body></html>")
@@ -354,7 +359,7 @@ def build_site(docs_dir: Path, *, registry: Registry | None = None, warehouse_pa
     gx_index = docs_dir / "gx" / "index.html" if (docs_dir / "gx" / "index.html").exists() else None
     compliance, latest = _read(warehouse_path)
     for s in reg.sops:
-        (docs_dir / "sops" / f"{s.id}.html").write_text(sop_page(s, reg, compliance.get(s.id, []), latest.get(s.id, []), today))
+        page_path(docs_dir, s.id).write_text(sop_page(s, reg, compliance.get(s.id, []), latest.get(s.id, []), today))
     index = docs_dir / "index.html"
     index.write_text(index_page(reg, compliance, latest, today, gx_index))
     return index
