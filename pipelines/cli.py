@@ -162,7 +162,8 @@ def _say_where_to_look(settings, *, published: bool, say) -> None:
     lines = ["", "==> where to look next"]
     if published:
         lines += [f"  dashboard        {shown(settings.dashboard_path)}  (open it in a browser; works offline)",
-                  f"  serving snapshot {shown(settings.serving_path)}  (read-only, for BI tools: docs/bi_connection_guide.md)"]
+                  f"  serving snapshot {shown(settings.serving_path)}  (read-only, for BI tools: docs/bi_connection_guide.md)",
+                  "  BI app           make bi, then http://127.0.0.1:8501 (a page per domain over the snapshot)"]
     else:
         lines.append(f"  nothing was published (a blocking check failed): {shown(settings.serving_path)} is the previous snapshot, if any")
     lines += [f"  SOP site         {shown(settings.sop_docs_dir / 'index.html')}  (a page per SOP, GX Data Docs)",

@@ -64,3 +64,19 @@ def test_sop_check_help_is_its_own_and_version_is_the_package_version(capsys):
 def test_sop_check_validates_the_registry(capsys):
     assert main(["sop", "check"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("checks: valid")
+
+
+def test_demo_ends_with_every_place_to_look(settings):
+    """`kpi demo`'s last lines name what it produced and what to open next, the BI app included;
+    nothing published: no dashboard, snapshot or BI app to point at."""
+    from pipelines.cli import _say_where_to_look
+
+    published: list[str] = []
+    _say_where_to_look(settings, published=True, say=published.append)
+    text = "\n".join(published)
+    for shown in (settings.dashboard_path.name, settings.serving_path.name, "make bi", "http://127.0.0.1:8501",
+                  "index.html", "make dev"):
+        assert shown in text, (shown, text)
+    held: list[str] = []
+    _say_where_to_look(settings, published=False, say=held.append)
+    assert "nothing was published" in "\n".join(held) and "make bi" not in "\n".join(held)
