@@ -8,6 +8,9 @@ by tests/unit/test_compat.py, which fails when the library changes what it relie
   (`msg_to_dict`) made into dagster-dbt's event message (`DbtCoreCliEventMessage`, not exported), the
   queries of an interrupted build cancelled (`FACTORY.adapters`), and the DuckDB database that
   dbt-duckdb keeps open in the process after a build closed (`DuckDBConnectionManager._ENV`).
+- dbt's parsed project saved and loaded across processes (`save_parsed_manifest`/`load_parsed_manifest`:
+  `Manifest.to_msgpack`/`from_msgpack`, as dbt keeps its partial-parse state): a new process with a
+  warehouse of another folder (each test's, each Celery worker's first run) skips a full parse.
 - `reconstructable_job`: the Celery variant of a job, rebuilt by the workers from this code location.
 - `KeptEngineSqliteEventLogStorage`: Dagster's SQLite event log with its engines kept, an event log
   storage class named in config/dagster.yaml (opt-in per instance; nothing is patched, nothing done at
@@ -102,6 +105,28 @@ def release_dbt_duckdb() -> None:
         if DuckDBConnectionManager._ENV is not None:
             DuckDBConnectionManager._ENV.close()
             DuckDBConnectionManager._ENV = None
+
+
+def save_parsed_manifest(manifest, path) -> None:
+    """dbt's parsed Manifest to a file, in the format dbt saves its partial-parse state in (msgpack);
+    written beside and renamed into place, so a process never reads a file another one is writing."""
+    from dbt.parser.manifest import extended_mashumaro_encoder
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(manifest.to_msgpack(extended_mashumaro_encoder))
+    os.replace(tmp, path)
+
+
+def load_parsed_manifest(path):
+    """A Manifest saved by `save_parsed_manifest`; None when there is none or it does not load (a file
+    of another dbt version, cut short): the caller parses then."""
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
+
+    try:
+        return Manifest.from_msgpack(path.read_bytes(), decoder=extended_mashumuro_decoder)
+    except Exception:  # noqa: BLE001 - any unreadable file means: parse again
+        return None
 
 
 def reconstructable_job(module: str, attribute: str, job_name: str):

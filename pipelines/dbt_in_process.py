@@ -27,10 +27,11 @@ from . import compat
 from .settings import DBT_PROJECT_DIR
 
 _DONE = object()
-_manifests: dict[tuple, Any] = {}  # (dbt's environment, newest project file) -> dbt's parsed Manifest
+_manifests: dict[tuple, Any] = {}  # (dbt's environment, project version) -> dbt's parsed Manifest
 _lock = threading.Lock()  # dbt keeps global state: one invocation at a time per process
 CANCEL_GRACE_SECONDS = 30
 WAREHOUSE_ENV = "KPI_WAREHOUSE_PATH"  # profiles.yml: the DuckDB file dbt builds in
+SAVED_PREFIX = "kpi_parsed-"  # parsed manifests saved for the next process, in the target folder
 
 
 def is_whole_step(context: dg.AssetExecutionContext, step: dg.AssetsDefinition) -> bool:
@@ -54,19 +55,38 @@ def _environment_key(env_keys: Sequence[str]) -> tuple:
                  for k in env_keys)
 
 
-def parsed_manifest(target_path: Path, newest_input_mtime: float, env_keys: Sequence[str]) -> Any:
-    """dbt's Manifest of the project, parsed once per process for each environment dbt reads
-    (`_environment_key`) and each version of the project's files."""
-    key = (_environment_key(env_keys), newest_input_mtime)
-    if key not in _manifests:
-        from dbt.cli.main import dbtRunner
+def _saved_manifest(target_path: Path, key: tuple) -> Path:
+    import hashlib
+    from importlib.metadata import version
 
-        # --no-write-json: no manifest.json (1.2 s); dbt still saves its partial-parse state
-        result = dbtRunner().invoke(["parse", "--no-write-json", "--log-level-file", "info", *_common_args(target_path)])
-        if not result.success:
-            raise DagsterDbtCliRuntimeError(description=f"dbt parse failed in {DBT_PROJECT_DIR}: {result.exception}")
+    project_version = key[1]
+    digest = hashlib.sha256(repr((key, version("dbt-core"))).encode()).hexdigest()[:16]
+    return target_path / f"{SAVED_PREFIX}{project_version}-{digest}.msgpack"
+
+
+def parsed_manifest(target_path: Path, project_version: str, env_keys: Sequence[str]) -> Any:
+    """dbt's Manifest of the project, parsed once for each environment dbt reads (`_environment_key`)
+    and each version of the project's files. Kept in the process, and saved in the target folder
+    for the next process: one with a warehouse of another folder (a test's, a Celery worker's) loads
+    it (~0.5 s) where dbt, seeing another profile, would parse the whole project again (~9 s)."""
+    key = (_environment_key(env_keys), project_version)
+    if key not in _manifests:
+        saved = _saved_manifest(target_path, key)
+        manifest = compat.load_parsed_manifest(saved)
+        if manifest is None:
+            from dbt.cli.main import dbtRunner
+
+            # --no-write-json: no manifest.json (1.2 s); dbt still saves its partial-parse state
+            result = dbtRunner().invoke(["parse", "--no-write-json", "--log-level-file", "info", *_common_args(target_path)])
+            if not result.success:
+                raise DagsterDbtCliRuntimeError(description=f"dbt parse failed in {DBT_PROJECT_DIR}: {result.exception}")
+            manifest = result.result
+            compat.save_parsed_manifest(manifest, saved)
+            for old in target_path.glob(f"{SAVED_PREFIX}*.msgpack"):
+                if not old.name.startswith(f"{SAVED_PREFIX}{project_version}-"):
+                    old.unlink(missing_ok=True)  # of a project version that is gone
         _manifests.clear()  # one project version per process: an older one is never used again
-        _manifests[key] = result.result
+        _manifests[key] = manifest
     return _manifests[key]
 
 

@@ -30,13 +30,24 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 _DBT_INPUTS = ("models", "macros", "seeds", "tests", "snapshots", "analyses")
 
 
-def _newest_input_mtime() -> float:
-    newest = (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime
+def _input_files() -> list[tuple[str, os.stat_result]]:
+    """The files dbt parses (dbt_project.yml, models, macros, seeds, ...) with their stat."""
+    files = [("dbt_project.yml", (DBT_PROJECT_DIR / "dbt_project.yml").stat())]
     for sub in _DBT_INPUTS:
-        for p in (DBT_PROJECT_DIR / sub).rglob("*"):
-            if p.is_file():
-                newest = max(newest, p.stat().st_mtime)
-    return newest
+        files += [(str(p.relative_to(DBT_PROJECT_DIR)), p.stat()) for p in (DBT_PROJECT_DIR / sub).rglob("*") if p.is_file()]
+    return files
+
+
+def _newest_input_mtime() -> float:
+    return max(st.st_mtime for _, st in _input_files())
+
+
+def _project_version() -> str:
+    """Which version of the dbt project's files this is: every file's name, size and mtime."""
+    import hashlib
+
+    stats = sorted((name, st.st_size, st.st_mtime_ns) for name, st in _input_files())
+    return hashlib.sha256(repr(stats).encode()).hexdigest()[:16]
 
 
 def ensure_manifest() -> Path:
@@ -248,7 +259,7 @@ dbt_steps = [_dbt_step(name, select, exclude) for name, (select, exclude) in DBT
 def _build_in_process(context: dg.AssetExecutionContext | None, args: list[str]):
     """`dbt build <args>` in this process (pipelines/dbt_in_process.py), its Dagster events."""
     target = DBT_PROJECT_DIR / RUN_TARGET_PATH  # dagster-dbt's subprocess resolves it from the project folder
-    manifest = dbt_in_process.parsed_manifest(target, _newest_input_mtime(), tuple(get_settings().dbt_env()))
+    manifest = dbt_in_process.parsed_manifest(target, _project_version(), tuple(get_settings().dbt_env()))
     return dbt_in_process.build(args, manifest=manifest, context=context, manifest_json=dbt_manifest(),
                                 translator=translator, project=dbt_project, target_path=target)
 

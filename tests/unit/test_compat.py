@@ -14,7 +14,7 @@ from pipelines.compat import KpiDbtCliResource
 from pipelines.transform import dbt_resource
 
 PRIVATE = re.compile(r"dagster\._core|_replace\(|asset_utils|_error_messages|_cli_version|_initialize_dbt_core_adapter"
-                     r"|dbt_cli_event|msg_to_dict|\bFACTORY\b|\._ENV\b")
+                     r"|dbt_cli_event|msg_to_dict|\bFACTORY\b|\._ENV\b|_msgpack|extended_mashum")
 
 
 def test_no_private_api_outside_compat():
@@ -105,3 +105,12 @@ def test_what_dbt_in_process_relies_on_in_dbt_and_dbt_duckdb():
 
     assert "_ENV" in vars(DuckDBConnectionManager) and hasattr(DuckDBConnectionManager._LOCK, "acquire")
     assert isinstance(FACTORY.adapters, dict) and callable(BaseAdapter.cancel_open_connections)
+
+
+def test_what_the_saved_parsed_project_relies_on_in_dbt():
+    # tests/integration/test_dbt_in_process.py shows a saved manifest loaded by the next process and built with
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
+
+    assert callable(Manifest.to_msgpack) and callable(Manifest.from_msgpack)
+    assert callable(extended_mashumaro_encoder) and callable(extended_mashumuro_decoder)
