@@ -28,6 +28,12 @@
         {%- if kpi.unit not in ['rate', 'amount', 'minutes', 'hours', 'seconds', 'days', 'score', 'count', 'units'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".unit '" ~ kpi.unit ~ "' is not one of rate, amount, minutes, hours, seconds, days, score, count, units") }}
         {%- endif -%}
+        {%- if (kpi.numerator or {}).get('sql') is none or (kpi.numerator or {}).get('type') is none -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": numerator needs sql (over the mart's components) and type") }}
+        {%- endif -%}
+        {%- if (kpi.rollup == 'ratio') != (kpi.get('denominator') is not none) -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": a ratio KPI needs a denominator (sql, type), a sum KPI has none") }}
+        {%- endif -%}
         {%- if kpi.mart not in marts -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".mart '" ~ kpi.mart ~ "' is not declared in var kpi_marts") }}
         {%- endif -%}
@@ -46,6 +52,39 @@
         {%- do ids.append(kpi_id) -%}
     {%- endfor -%}
     {{ return(ids) }}
+{%- endmacro %}
+
+
+{#- The KPI columns of a mart, generated from the declaration: per kpi_id of `mart`, in catalogue
+    order, `<kpi_id>_numerator` and `<kpi_id>_denominator` (the declared component SQL, cast to the
+    declared type) and `<kpi_id>`, the value by the rollup rule (ratio: numerator / denominator,
+    NULL when it is 0; sum: the numerator, with a NULL denominator). The mart's SQL computes the
+    components the declaration names; it writes no KPI column itself. The columns' docs and
+    contract types are generated from the same declaration (`kpi contracts`). -#}
+{% macro kpi_columns(mart) -%}
+    {%- set catalog = kpi_catalog() -%}
+    {%- for kpi_id in kpis_of_mart(mart) %}
+        {%- set kpi = catalog[kpi_id] %}
+        cast({{ kpi.numerator.sql }} as {{ kpi_sql_type(kpi.numerator.type) }}) as {{ kpi_id }}_numerator,
+        {%- if kpi.rollup == 'sum' %}
+        cast(null as {{ dbt.type_bigint() }}) as {{ kpi_id }}_denominator,
+        cast({{ kpi.numerator.sql }} as {{ kpi_sql_type(kpi.numerator.type) }}) as {{ kpi_id }}
+        {%- else %}
+        cast({{ kpi.denominator.sql }} as {{ kpi_sql_type(kpi.denominator.type) }}) as {{ kpi_id }}_denominator,
+        {{ safe_divide(kpi.numerator.sql, kpi.denominator.sql) }} as {{ kpi_id }}
+        {%- endif %}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- A declared component type as the adapter spells it: bigint and double by dbt's cross-database
+    macros, decimal(p,s) as written (the same on DuckDB and Spark). -#}
+{% macro kpi_sql_type(declared) -%}
+    {%- if declared == 'bigint' -%}{{ dbt.type_bigint() }}
+    {%- elif declared == 'double' -%}{{ type_double() }}
+    {%- elif modules.re.match('^decimal\\(\\d+, ?\\d+\\)$', declared) -%}{{ declared }}
+    {%- else -%}{{ exceptions.raise_compiler_error("kpi_catalog: component type '" ~ declared ~ "' is not bigint, double or decimal(p,s)") }}
+    {%- endif -%}
 {%- endmacro %}
 
 
