@@ -11,13 +11,16 @@
         {%- if not modules.re.match('^[a-z][a-z0-9_]*$', kpi_id) or not kpi_id.startswith(prefixes.get(kpi.domain, '?')) -%}
             {{ exceptions.raise_compiler_error("kpi_catalog: kpi_id '" ~ kpi_id ~ "' must be lower_snake_case and start with its domain's prefix " ~ prefixes) }}
         {%- endif -%}
-        {%- for field in ['name', 'domain', 'mart', 'goal', 'owner', 'unit', 'direction', 'rollup', 'date_basis', 'definition'] -%}
+        {%- for field in ['name', 'domain', 'mart', 'goal', 'owner', 'unit', 'direction', 'warning_band', 'rollup', 'date_basis', 'definition'] -%}
             {%- if kpi.get(field) is none or (kpi.get(field) | string | trim) == '' -%}
                 {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": field '" ~ field ~ "' is missing") }}
             {%- endif -%}
         {%- endfor -%}
         {%- if kpi.direction not in ['higher_is_better', 'lower_is_better'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".direction must be higher_is_better or lower_is_better, got '" ~ kpi.direction ~ "'") }}
+        {%- endif -%}
+        {%- if kpi.warning_band is not number or kpi.warning_band < 0 or (kpi.get('demo_target') is not none and kpi.demo_target is not number) -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": warning_band must be a number >= 0 and demo_target a number (or absent)") }}
         {%- endif -%}
         {%- if kpi.rollup not in ['ratio', 'sum'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".rollup must be ratio or sum, got '" ~ kpi.rollup ~ "'") }}
