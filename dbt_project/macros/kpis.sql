@@ -1,13 +1,13 @@
 {#- Helpers around the KPI catalogue declared once in dbt_project.yml (vars kpi_catalog,
-    kpi_marts, kpi_goals). dim_kpi, fct_kpi_daily and the docs all read that declaration. -#}
+    kpi_marts, kpi_domains, kpi_goals). dim_kpi, fct_kpi_daily and the docs all read that declaration. -#}
 
 {#- The catalogue as a dict kpi_id -> attributes, validated: a typo fails the compile, naming the kpi and the field. -#}
 {% macro kpi_catalog() -%}
     {%- set catalog = var('kpi_catalog') -%}
     {%- set marts = var('kpi_marts') -%}
     {%- set goals = var('kpi_goals') -%}
+    {%- set prefixes = var('kpi_domains') -%}
     {%- for kpi_id, kpi in catalog.items() -%}
-        {%- set prefixes = {'storefront': 'sf_', 'customer_service': 'cs_', 'manufacturing': 'mf_', 'marketing': 'mk_', 'logistics': 'lg_', 'sop': 'sop_'} -%}
         {%- if not modules.re.match('^[a-z][a-z0-9_]*$', kpi_id) or not kpi_id.startswith(prefixes.get(kpi.domain, '?')) -%}
             {{ exceptions.raise_compiler_error("kpi_catalog: kpi_id '" ~ kpi_id ~ "' must be lower_snake_case and start with its domain's prefix " ~ prefixes) }}
         {%- endif -%}
