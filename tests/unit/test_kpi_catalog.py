@@ -29,13 +29,13 @@ CATALOGUE = {
                   "lg_perfect_order_rate", "lg_return_rate", "lg_stockout_rate"],
     "storefront": ["sf_conversion_rate", "sf_cart_abandonment_rate", "sf_average_order_value_amount",
                    "sf_net_revenue_amount", "sf_new_customer_rate", "sf_clv_12m_amount",
-                   "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate",
+                   "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate",
                    "sf_refund_rate", "sf_refunded_amount"],
 }
 PROCESS_MEASURES = ["lg_order_to_ship_hours", "lg_ship_to_delivery_hours", "lg_refund_lead_time_hours",
                     "lg_inventory_days_of_supply"]
 # Plain amounts and counts (catalogue rule 1: value in the numerator, no denominator).
-SUM_KPIS = {"sf_net_revenue_amount", "sf_refunded_amount", "mk_spend_amount", "lg_transportation_cost_amount", "cs_unanswered_tickets"}
+SUM_KPIS = {"sf_net_revenue_amount", "sf_order_count", "sf_refunded_amount", "mk_spend_amount", "lg_transportation_cost_amount", "cs_unanswered_tickets"}
 
 
 def test_declaration_holds_every_catalogue_kpi_once_with_its_domain():
