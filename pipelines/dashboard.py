@@ -16,13 +16,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from .ops_tables import EXPORT_FRESHNESS, PUBLISH_INFO
+from .kpis import STATUS_LABEL
 from .report import format_value, kpi_week
 from .sop.results import held_domains
 from .warehouse import connect, tables
 
 TREND_DAYS = 60
 WEEK_DAYS = 7
-STATUS_LABEL = {"on_target": "on target", "at_risk": "at risk", "off_target": "off target"}
 DIRECTION_LABEL = {"higher_is_better": "▲ higher is better", "lower_is_better": "▼ lower is better"}
 
 

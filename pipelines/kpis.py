@@ -29,12 +29,19 @@ LONG_TABLE = "fct_kpi_daily"
 # The long table's week and month roll-ups (models kpi_weekly, kpi_monthly): no KPI metadata of their own.
 PERIOD_TABLES = ("kpi_weekly", "kpi_monthly")
 STATUS_VALUES = ("on_target", "at_risk", "off_target")
+# The status as every reader shows it: console, dashboard, BI app (the console shouts the two bad ones).
+STATUS_LABEL = {"on_target": "on target", "at_risk": "at risk", "off_target": "off target"}
 
 
 # --- the catalogue ------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=4)
 def _project_vars(project_file: Path) -> Mapping[str, Any]:
+    # keyed on the file's mtime too: `kpi contracts` run after an edit of the declaration reads the edit
+    return _read_vars(Path(project_file), Path(project_file).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_vars(project_file: Path, mtime_ns: int) -> Mapping[str, Any]:
     return yaml.safe_load(project_file.read_text())["vars"]
 
 
@@ -67,33 +74,51 @@ def kpi_marts(catalog: Mapping[str, Mapping[str, Any]] | None = None) -> list[st
     return sorted({kpi["mart"] for kpi in catalog.values()}) + [LONG_TABLE]
 
 
-# --- the status rule (KPI_CATALOG.md rule 7), as the dbt macro kpi_status ------------------
+# --- the status and rollup rules: the dbt macros, rendered for the SQL Python runs itself ---------
 
-def kpi_status(value: float | None, target: float | None, direction: str | None, warning_band: float | None) -> str | None:
-    """on_target on the right side of the target (or on it), at_risk within band × |target| on the wrong side, else off_target."""
-    if value is None or target is None or direction is None:
-        return None
-    slack = (warning_band or 0.0) * abs(target)
-    if direction == "higher_is_better":
-        return "on_target" if value >= target else "at_risk" if value >= target - slack else "off_target"
-    if direction == "lower_is_better":
-        return "on_target" if value <= target else "at_risk" if value <= target + slack else "off_target"
-    raise ValueError(f"direction must be higher_is_better or lower_is_better, got {direction!r}")
+class _Dispatch:
+    """dbt's `adapter.dispatch` as the duckdb adapter resolves it (duckdb__<name>, else default__<name>)."""
+
+    def __init__(self):
+        self.modules: list = []
+
+    def dispatch(self, name: str, macro_namespace: str | None = None):
+        for module in self.modules:
+            for prefix in ("duckdb__", "default__"):
+                if hasattr(module, prefix + name):
+                    return getattr(module, prefix + name)
+        raise LookupError(f"no duckdb__ or default__ form of macro {name}")
+
+
+@functools.lru_cache(maxsize=1)
+def _kpi_macros():
+    """dbt_project/macros/kpis.sql as a jinja2 module (dbt's own template engine), with the DuckDB forms of
+    the cross-database macros it calls: the status rule (kpi_status, KPI_CATALOG.md rule 7) and the rollup
+    rule (kpi_value) are written once, as dbt macros; Python renders them into the SQL it runs itself."""
+    import jinja2
+
+    dispatch = _Dispatch()
+    env = jinja2.Environment(extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined)
+    # dbt's return() ends a macro with a value; the macros rendered here return text, which is their output
+    env.globals.update(adapter=dispatch, **{"return": lambda value: value})
+    portable = env.from_string((DBT_PROJECT_DIR / "macros" / "portable_sql.sql").read_text()).module
+    dispatch.modules.append(portable)
+    env.globals.update(safe_divide=portable.safe_divide, type_double=portable.type_double)
+    return env.from_string((DBT_PROJECT_DIR / "macros" / "kpis.sql").read_text()).module
+
+
+def status_sql(value: str, target: str, direction: str, warning_band: str) -> str:
+    """The SQL of the status (dbt macro kpi_status) over four SQL expressions."""
+    return str(_kpi_macros().kpi_status(value, target, direction, warning_band)).strip()
+
+
+def value_sql(rollup: str, numerator: str, denominator: str) -> str:
+    """The SQL of a KPI's value from its components (dbt macro kpi_value: ratio → numerator / denominator,
+    NULL when it is 0; sum → the numerator) over three SQL expressions."""
+    return str(_kpi_macros().kpi_value(rollup, numerator, denominator)).strip()
 
 
 # --- metadata -------------------------------------------------------------------------------
-
-def kpi_value(numerator, denominator, rollup: str) -> float | None:
-    """A KPI's value from its (summed) components, as the dbt macro kpi_value: ratio → numerator /
-    denominator (None when it is 0); sum → the numerator."""
-    if numerator is None:
-        return None
-    if rollup == "sum":
-        return float(numerator)
-    if denominator is None or denominator == 0:
-        return None
-    return float(numerator) / float(denominator)
-
 
 def kpi_metadata(con, asset_key) -> dict[str, float]:
     """Latest value of every KPI of a mart asset, keyed by kpi_id (KPIs without a value are left out).
@@ -124,15 +149,14 @@ def kpi_metadata(con, asset_key) -> dict[str, float]:
         if not ids:
             continue
         where = "" if grain == "day" else "WHERE kpi_date = date_trunc('month', kpi_date)"
-        # Column names come from the catalogue (validated identifiers), not from user input.
-        sums = ", ".join(f"sum({k}_numerator), sum({k}_denominator)" for k in ids)
+        # Column names and rollups come from the catalogue (validated identifiers), not from user input.
+        sums = ", ".join(value_sql(f"'{catalog[k]['rollup']}'", f"sum({k}_numerator)", f"sum({k}_denominator)") for k in ids)
         row = con.execute(
             f"SELECT {sums} FROM marts.{table} WHERE kpi_date = (SELECT max(kpi_date) FROM marts.{table} {where})"
         ).fetchone()
-        for i, kpi_id in enumerate(ids):
-            value = kpi_value(row[2 * i], row[2 * i + 1], catalog[kpi_id]["rollup"])
+        for kpi_id, value in zip(ids, row):
             if value is not None:
-                values[kpi_id] = value
+                values[kpi_id] = float(value)
     return values
 
 
@@ -221,7 +245,7 @@ _DOMAIN_HEADINGS = {"marketing": "Advertising and marketing", "logistics": "Ship
 
 def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml") -> str:
     """The KPI catalogue as a page: every declaration of `vars.kpi_catalog`, the goals, the targets of the
-    seeds `kpi_targets_business` and `kpi_targets_demo`, and the dbt docs block `kpi_decision_log` (how to read a KPI, every definition choice).
+    seed `kpi_targets_business` and the declarations' demo targets, and the dbt docs block `kpi_decision_log` (how to read a KPI, every definition choice).
 
     Generated from those files only, so the page cannot disagree with what dbt builds.
     """
@@ -234,7 +258,7 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
         with open(project_file.parent / "seeds" / name, newline="") as f:
             return {row["kpi_id"]: row for row in csv.DictReader(f)}
 
-    targets, demo_targets = read_targets("kpi_targets_business.csv"), read_targets("kpi_targets_demo.csv")
+    targets = read_targets("kpi_targets_business.csv")
     m = re.search(r"\{% docs kpi_decision_log %\}(.*?)\{% enddocs %\}", _DECISION_LOG.read_text(), re.S)
     decision_log = m.group(1).strip() if m else ""
 
@@ -245,7 +269,7 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
         "# KPI catalogue",
         "",
         "<!-- Generated by `kpi contracts` from dbt_project/dbt_project.yml (vars kpi_catalog, kpi_goals),",
-        "     dbt_project/seeds/kpi_targets_business.csv, kpi_targets_demo.csv and the docs block kpi_decision_log",
+        "     dbt_project/seeds/kpi_targets_business.csv and the docs block kpi_decision_log",
         "     (dbt_project/models/marts/core/_kpi_docs.md). Edit those, not this page. -->",
         "",
         f"{len(catalog)} KPIs, each a column pair `<kpi_id>_numerator` / `<kpi_id>_denominator` of its mart and",
@@ -264,9 +288,9 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
         "",
         "Per KPI below: **target** from the seed `dbt_project/seeds/kpi_targets_business.csv` (the business",
         "edits it; it ships with no targets, so every KPI shows \"no target\" until the business sets one; status",
-        "as in the decision log) and, beside it, the demo's target (`kpi_targets_demo.csv`, used by `kpi demo`,",
-        "`KPI_TARGETS=demo`); **rollup** `ratio`: `sum(numerator) / sum(denominator)`, `sum`: `sum(numerator)`",
-        "(denominator NULL).",
+        "as in the decision log; **warning band**: the declared one unless the seed's row sets its own) and, beside",
+        "it, the demo's target (`demo_target` of the declaration, used by `kpi demo`, `KPI_TARGETS=demo`);",
+        "**rollup** `ratio`: `sum(numerator) / sum(denominator)`, `sum`: `sum(numerator)` (denominator NULL).",
         "",
     ]
     for domain in dict.fromkeys(k["domain"] for k in catalog.values()):
@@ -274,9 +298,10 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
         for kpi_id, k in catalog.items():
             if k["domain"] != domain:
                 continue
-            t, demo = targets.get(kpi_id), demo_targets.get(kpi_id)
-            target = (f"{t['target'] or 'none set'} ({t['direction'].replace('_', ' ')}, warning band {t['warning_band']})"
-                      if t else "none") + (f"; demo: {demo['target']}" if demo and demo["target"] else "")
+            t = targets.get(kpi_id) or {}
+            band = t.get("warning_band") or k["warning_band"]
+            target = (f"{t.get('target') or 'none set'} (warning band {band})"
+                      + (f"; demo: {k['demo_target']}" if k.get("demo_target") is not None else ""))
             out += [
                 f"### `{kpi_id}`: {k['name']}",
                 "",
@@ -288,6 +313,9 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
                 f"| unit | {k['unit']} |",
                 f"| direction | {k['direction'].replace('_', ' ')} |",
                 f"| rollup | {k['rollup']} |",
+                f"| numerator | {cell(k['numerator']['doc'])} (`{cell(k['numerator']['sql'])}`) |",
+                f"| denominator | {cell(k['denominator']['doc'])} (`{cell(k['denominator']['sql'])}`) |"
+                if k["rollup"] == "ratio" else "| denominator | none (rollup sum) |",
                 f"| grain | {k.get('grain', 'day')} |",
                 f"| date basis | {cell(k['date_basis'])} |",
                 f"| goal | `{k['goal']}`: {cell(goals.get(k['goal'], ''))} |",
@@ -296,3 +324,80 @@ def kpi_catalog_markdown(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml
                 "",
             ]
     return "\n".join(out).rstrip() + "\n"
+
+
+# --- the marts' KPI columns in their yml (written by `kpi contracts`) ----------------------------
+
+# The markers of the block each mart's yml holds its generated KPI columns between.
+MART_COLUMNS_BEGIN = "      # >>> generated by `kpi contracts` from dbt_project.yml var kpi_catalog: the KPI columns (do not edit)"
+MART_COLUMNS_END = "      # <<< end of the generated KPI columns"
+# The value column's unit, as its description says it (amounts: the base currency, var base_currency).
+_UNIT_PHRASE = {"rate": "a share, 0..1", "amount": "base currency", "count": "a count", "units": "units",
+                "minutes": "minutes", "hours": "hours", "seconds": "seconds", "days": "days", "score": "score"}
+
+
+def mart_kpi_columns_yaml(mart: str, catalog: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The yml column entries of `mart`'s KPI columns (macro kpi_columns writes them in the SQL): names and
+    contract types from the declaration; descriptions render the declaration (`var('kpi_catalog')`), so a
+    definition edited in dbt_project.yml needs no regeneration."""
+    lines = []
+    for kpi_id in kpis_of_mart(mart, catalog):
+        k = catalog[kpi_id]
+        ref = f"var('kpi_catalog').{kpi_id}"
+        num_type = k["numerator"]["type"]
+        if k["rollup"] == "sum":
+            den_type, den_doc = "bigint", f"Always NULL: {k['name']} is a sum (rollup sum), not a ratio."
+            value_type, value_unit = num_type, f"{_UNIT_PHRASE[k['unit']]}; equals the numerator"
+        else:
+            den_type, den_doc = k["denominator"]["type"], f"{{{{ {ref}.denominator.doc }}}}"
+            value_type, value_unit = "double", _UNIT_PHRASE[k["unit"]]
+        for name, data_type, doc in (
+            (f"{kpi_id}_numerator", num_type, f"{{{{ {ref}.numerator.doc }}}}"),
+            (f"{kpi_id}_denominator", den_type, den_doc),
+            (kpi_id, value_type, f"{{{{ {ref}.name }}}} ({value_unit}). {{{{ {ref}.definition }}}}"),
+        ):
+            lines += [f"      - name: {name}", f"        data_type: {data_type}", f'        description: "{doc}"']
+    return lines
+
+
+def mart_docs_files(project_dir: Path = DBT_PROJECT_DIR) -> dict[Path, str]:
+    """Every mart yml that holds the generated block, with the block regenerated from the declaration
+    (`kpi contracts` writes them; tests/unit/test_contracts.py fails while one is stale)."""
+    catalog = kpi_catalog(project_dir / "dbt_project.yml")
+    files = {}
+    for path in sorted((project_dir / "models" / "marts").rglob("*.yml")):
+        text = path.read_text()
+        if MART_COLUMNS_BEGIN not in text:
+            continue
+        models = [m["name"] for m in yaml.safe_load(text).get("models") or []]
+        out, lines, i = [], text.split("\n"), 0
+        model = None
+        while i < len(lines):
+            line = lines[i]
+            if line.startswith("  - name: "):
+                model = line.split(":", 1)[1].strip()
+            out.append(line)
+            if line == MART_COLUMNS_BEGIN:
+                if model not in models or model not in {k["mart"] for k in catalog.values()}:
+                    raise ValueError(f"{path}: a generated KPI-column block in {model!r}, which is no mart of var kpi_marts with KPIs")
+                out += mart_kpi_columns_yaml(model, catalog)
+                while lines[i] != MART_COLUMNS_END:
+                    i += 1
+                out.append(MART_COLUMNS_END)
+            i += 1
+        files[path] = "\n".join(out)
+    marts_with_block = {m for p, t in files.items() for m in _block_models(t)}
+    missing = {k["mart"] for k in catalog.values()} - marts_with_block
+    if missing:
+        raise ValueError(f"no generated KPI-column block ({MART_COLUMNS_BEGIN.strip()}) in the yml of {sorted(missing)}")
+    return files
+
+
+def _block_models(text: str) -> list[str]:
+    model, out = None, []
+    for line in text.split("\n"):
+        if line.startswith("  - name: "):
+            model = line.split(":", 1)[1].strip()
+        elif line == MART_COLUMNS_BEGIN:
+            out.append(model)
+    return out

@@ -15,10 +15,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from .kpis import kpi_status, kpi_value, kpis_not_computed
+from .kpis import STATUS_LABEL, kpis_not_computed, status_sql, value_sql
 from .warehouse import connect, has_table
 
-STATUS_LABEL = {"on_target": "on target", "at_risk": "AT RISK", "off_target": "OFF TARGET", None: "-"}
 UNIT_SUFFIX = {"minutes": " min", "hours": " h", "seconds": " s", "days": " days", "count": "", "score": "", "units": " units"}
 
 
@@ -46,8 +45,8 @@ def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) ->
 
     A week (days = 7) is read from `marts.kpi_weekly`: value, target and status as the snapshot's
     analysts see them, computed by the one rollup rule (dbt macro kpi_value). Any other length is
-    no calendar period of the marts: it re-sums the daily components here, by the same rule's
-    Python form (kpis.kpi_value)."""
+    no calendar period of the marts: it re-sums the daily components here, in SQL rendered from the
+    same dbt macros (kpis.value_sql, kpis.status_sql)."""
     if not (has_table(con, "marts.fct_kpi_daily") and has_table(con, "marts.dim_kpi")):
         return None
     # The end of the business data. SOP compliance is dated by when the gates ran (the wall
@@ -70,23 +69,29 @@ def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) ->
             [start],
         ).fetchall()
     else:
-        rows = []
-        for domain, kpi_id, name, unit, rollup, grain, direction, target, band, num, den, n in con.execute(
-            """
-            SELECT k.domain, k.kpi_id, k.kpi_name, k.unit, k.rollup, k.grain, k.direction, k.target, k.warning_band,
-                   sum(f.numerator), sum(f.denominator), count(f.kpi_id)
-            FROM marts.dim_kpi AS k
-            LEFT JOIN marts.fct_kpi_daily AS f
-                ON f.kpi_id = k.kpi_id AND f.segment_type = 'all' AND f.kpi_date BETWEEN ? AND ?
-            GROUP BY ALL
-            ORDER BY min(k.catalog_order)
+        rows = con.execute(
+            f"""
+            WITH sums AS (
+                SELECT k.domain, k.kpi_id, k.kpi_name, k.unit, k.rollup, k.grain, k.direction, k.target,
+                       k.warning_band, min(k.catalog_order) AS catalog_order,
+                       sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(f.kpi_id) AS n
+                FROM marts.dim_kpi AS k
+                LEFT JOIN marts.fct_kpi_daily AS f
+                    ON f.kpi_id = k.kpi_id AND f.segment_type = 'all' AND f.kpi_date BETWEEN ? AND ?
+                GROUP BY ALL
+            ),
+            valued AS (
+                SELECT *, {value_sql('rollup', 'numerator', 'denominator')} AS value,
+                       CASE WHEN rollup = 'sum' THEN target * ? ELSE target END AS period_target
+                FROM sums
+            )
+            SELECT domain, kpi_id, kpi_name, unit, grain, direction, target, warning_band, value, period_target,
+                   {status_sql('value', 'period_target', 'direction', 'warning_band')}, n, true
+            FROM valued
+            ORDER BY catalog_order
             """,
-            [start, end],
-        ).fetchall():
-            value = kpi_value(num, den, rollup) if n else None
-            period_target = None if target is None else target * days if rollup == "sum" else target
-            rows.append((domain, kpi_id, name, unit, grain, direction, target, band, value, period_target,
-                         kpi_status(value, period_target, direction, band), n, True))
+            [start, end, days],
+        ).fetchall()
     lines = []
     not_computed = kpis_not_computed(not_delivered)
     for domain, kpi_id, name, unit, grain, direction, target, band, value, period_target, status, n, complete in rows:
@@ -96,14 +101,14 @@ def kpi_week(con, days: int = 7, not_delivered: frozenset[str] = frozenset()) ->
         note = ""
         if grain == "month":
             latest = con.execute(
-                """SELECT kpi_date, value FROM marts.fct_kpi_daily
+                """SELECT kpi_date, value, status FROM marts.fct_kpi_daily
                    WHERE kpi_id = ? AND segment_type = 'all' AND kpi_date <= ? AND value IS NOT NULL
                    ORDER BY kpi_date DESC LIMIT 1""",
                 [kpi_id, end],
             ).fetchone()
-            value = latest[1] if latest else None
+            value, status = latest[1:] if latest else (None, None)  # the status dbt gave the cohort's row
             note = f"cohort {latest[0]:%Y-%m}" if latest else "no cohort with 12 full months yet"
-            period_target, status = target, kpi_status(value, target, direction, band)
+            period_target = target
         elif domain == "sop" and not n:
             # SOP compliance is dated by the gate run, after the data's last day: the latest run's day.
             latest = con.execute(
@@ -159,12 +164,13 @@ def print_kpi_summary(warehouse_path: Path, days: int = 7, print_fn=None) -> Non
             for h in held.get(domain, []):  # a failed data gate holds the domain back: last good rows
                 print_fn(f"  STALE: {h.mart} held back by {h.gate} ({h.reason}); last good rows built {h.built_at or '-'}")
             print_fn(f"  {'kpi_id':<42} {'value':>16} {'target':>16}  status")
-        status = STATUS_LABEL.get(line.status, line.status)
+        status = "-" if line.status is None else STATUS_LABEL.get(line.status, line.status)
+        status = status if line.status == "on_target" else status.upper()  # the bad ones stand out in a column
         note = f"  ({line.note})" if line.note else ""
         print_fn(f"  {line.kpi_id:<42} {format_value(line.value, line.unit):>16} "
                  f"{format_value(line.target, line.unit) if line.target is not None else 'no target':>16}  {status}{note}")
-    print_fn("\ntargets: yours in dbt_project/seeds/kpi_targets_business.csv (one row per KPI; an empty target = no "
-             "target), then `kpi run`; `kpi demo` uses the demo's, dbt_project/seeds/kpi_targets_demo.csv (KPI_TARGETS=demo)")
+    print_fn("\ntargets: yours in dbt_project/seeds/kpi_targets_business.csv (a row per KPI; an empty target or no row = "
+             "no target), then `kpi run`; `kpi demo` uses the demo's, demo_target in dbt_project/dbt_project.yml (KPI_TARGETS=demo)")
 
 
 @dataclass(frozen=True)

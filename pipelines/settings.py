@@ -65,7 +65,7 @@ def _memory_limit(value: str) -> str:
 
 EXECUTORS = ("in_process", "celery")
 # Whose KPI targets (dbt model kpi_targets): the business's own (dbt_project/seeds/kpi_targets_business.csv,
-# shipped without targets) or the demo's (dbt_project/seeds/kpi_targets_demo.csv, what `kpi demo` uses).
+# shipped without targets) or the demo's (demo_target in var kpi_catalog of dbt_project.yml, what `kpi demo` uses).
 TARGET_SETS = ("business", "demo")
 
 

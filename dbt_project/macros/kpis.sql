@@ -1,23 +1,26 @@
 {#- Helpers around the KPI catalogue declared once in dbt_project.yml (vars kpi_catalog,
-    kpi_marts, kpi_goals). dim_kpi, fct_kpi_daily and the docs all read that declaration. -#}
+    kpi_marts, kpi_domains, kpi_goals). dim_kpi, fct_kpi_daily and the docs all read that declaration. -#}
 
 {#- The catalogue as a dict kpi_id -> attributes, validated: a typo fails the compile, naming the kpi and the field. -#}
 {% macro kpi_catalog() -%}
     {%- set catalog = var('kpi_catalog') -%}
     {%- set marts = var('kpi_marts') -%}
     {%- set goals = var('kpi_goals') -%}
+    {%- set prefixes = var('kpi_domains') -%}
     {%- for kpi_id, kpi in catalog.items() -%}
-        {%- set prefixes = {'storefront': 'sf_', 'customer_service': 'cs_', 'manufacturing': 'mf_', 'marketing': 'mk_', 'logistics': 'lg_', 'sop': 'sop_'} -%}
         {%- if not modules.re.match('^[a-z][a-z0-9_]*$', kpi_id) or not kpi_id.startswith(prefixes.get(kpi.domain, '?')) -%}
             {{ exceptions.raise_compiler_error("kpi_catalog: kpi_id '" ~ kpi_id ~ "' must be lower_snake_case and start with its domain's prefix " ~ prefixes) }}
         {%- endif -%}
-        {%- for field in ['name', 'domain', 'mart', 'goal', 'owner', 'unit', 'direction', 'rollup', 'date_basis', 'definition'] -%}
+        {%- for field in ['name', 'domain', 'mart', 'goal', 'owner', 'unit', 'direction', 'warning_band', 'rollup', 'date_basis', 'definition'] -%}
             {%- if kpi.get(field) is none or (kpi.get(field) | string | trim) == '' -%}
                 {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": field '" ~ field ~ "' is missing") }}
             {%- endif -%}
         {%- endfor -%}
         {%- if kpi.direction not in ['higher_is_better', 'lower_is_better'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".direction must be higher_is_better or lower_is_better, got '" ~ kpi.direction ~ "'") }}
+        {%- endif -%}
+        {%- if kpi.warning_band is not number or kpi.warning_band < 0 or (kpi.get('demo_target') is not none and kpi.demo_target is not number) -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": warning_band must be a number >= 0 and demo_target a number (or absent)") }}
         {%- endif -%}
         {%- if kpi.rollup not in ['ratio', 'sum'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".rollup must be ratio or sum, got '" ~ kpi.rollup ~ "'") }}
@@ -27,6 +30,12 @@
         {%- endif -%}
         {%- if kpi.unit not in ['rate', 'amount', 'minutes', 'hours', 'seconds', 'days', 'score', 'count', 'units'] -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".unit '" ~ kpi.unit ~ "' is not one of rate, amount, minutes, hours, seconds, days, score, count, units") }}
+        {%- endif -%}
+        {%- if (kpi.numerator or {}).get('sql') is none or (kpi.numerator or {}).get('type') is none -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": numerator needs sql (over the mart's components) and type") }}
+        {%- endif -%}
+        {%- if (kpi.rollup == 'ratio') != (kpi.get('denominator') is not none) -%}
+            {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ": a ratio KPI needs a denominator (sql, type), a sum KPI has none") }}
         {%- endif -%}
         {%- if kpi.mart not in marts -%}
             {{ exceptions.raise_compiler_error("kpi_catalog." ~ kpi_id ~ ".mart '" ~ kpi.mart ~ "' is not declared in var kpi_marts") }}
@@ -46,6 +55,39 @@
         {%- do ids.append(kpi_id) -%}
     {%- endfor -%}
     {{ return(ids) }}
+{%- endmacro %}
+
+
+{#- The KPI columns of a mart, generated from the declaration: per kpi_id of `mart`, in catalogue
+    order, `<kpi_id>_numerator` and `<kpi_id>_denominator` (the declared component SQL, cast to the
+    declared type) and `<kpi_id>`, the value by the rollup rule (ratio: numerator / denominator,
+    NULL when it is 0; sum: the numerator, with a NULL denominator). The mart's SQL computes the
+    components the declaration names; it writes no KPI column itself. The columns' docs and
+    contract types are generated from the same declaration (`kpi contracts`). -#}
+{% macro kpi_columns(mart) -%}
+    {%- set catalog = kpi_catalog() -%}
+    {%- for kpi_id in kpis_of_mart(mart) %}
+        {%- set kpi = catalog[kpi_id] %}
+        cast({{ kpi.numerator.sql }} as {{ kpi_sql_type(kpi.numerator.type) }}) as {{ kpi_id }}_numerator,
+        {%- if kpi.rollup == 'sum' %}
+        cast(null as {{ dbt.type_bigint() }}) as {{ kpi_id }}_denominator,
+        cast({{ kpi.numerator.sql }} as {{ kpi_sql_type(kpi.numerator.type) }}) as {{ kpi_id }}
+        {%- else %}
+        cast({{ kpi.denominator.sql }} as {{ kpi_sql_type(kpi.denominator.type) }}) as {{ kpi_id }}_denominator,
+        {{ safe_divide(kpi.numerator.sql, kpi.denominator.sql) }} as {{ kpi_id }}
+        {%- endif %}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- A declared component type as the adapter spells it: bigint and double by dbt's cross-database
+    macros, decimal(p,s) as written (the same on DuckDB and Spark). -#}
+{% macro kpi_sql_type(declared) -%}
+    {%- if declared == 'bigint' -%}{{ dbt.type_bigint() }}
+    {%- elif declared == 'double' -%}{{ type_double() }}
+    {%- elif modules.re.match('^decimal\\(\\d+, ?\\d+\\)$', declared) -%}{{ declared }}
+    {%- else -%}{{ exceptions.raise_compiler_error("kpi_catalog: component type '" ~ declared ~ "' is not bigint, double or decimal(p,s)") }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from pipelines.bi import data
-from pipelines.dashboard import STATUS_LABEL, domain_label
+from pipelines.dashboard import domain_label
+from pipelines.kpis import STATUS_LABEL
 from pipelines.report import format_value
 from pipelines.settings import get_settings
 

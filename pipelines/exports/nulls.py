@@ -20,7 +20,7 @@ class NullTreatment(NamedTuple):
 T = NullTreatment
 NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
-ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate", "sf_refund_rate")
+ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate", "sf_refund_rate")
 CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
 MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")

@@ -168,6 +168,9 @@ def generated_files() -> dict[Path, str]:
     from ..kpis import KPI_CATALOG_PAGE, kpi_catalog_markdown  # the KPI catalogue page, generated the same way
 
     files[KPI_CATALOG_PAGE] = kpi_catalog_markdown()
+    from ..kpis import mart_docs_files  # the marts' KPI columns in their yml, from the same declaration
+
+    files.update(mart_docs_files())
     return files
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.dashboard import STATUS_LABEL
+from pipelines.kpis import STATUS_LABEL
 from pipelines.report import format_value
 from pipelines.settings import PROJECT_ROOT
 from pipelines.warehouse import connect

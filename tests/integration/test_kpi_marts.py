@@ -296,6 +296,7 @@ DIRECT = {
     "sf_cart_abandonment_rate": (STOREFRONT, "SELECT count(*) FILTER (WHERE carted AND NOT bought), count(*) FILTER (WHERE carted) FROM month_sessions"),
     "sf_average_order_value_amount": (STOREFRONT, "SELECT (SELECT usd FROM net_revenue), (SELECT count(*) FROM month_orders)"),
     "sf_net_revenue_amount": (STOREFRONT, "SELECT usd, NULL FROM net_revenue"),
+    "sf_order_count": (STOREFRONT, "SELECT count(*), NULL FROM month_orders"),
     "sf_units_per_order": (STOREFRONT, """SELECT sum(l.quantity), count(DISTINCT l.order_id)
                                           FROM month_orders o JOIN staging.stg_storefront__order_lines l USING (order_id)"""),
     "sf_discount_rate": (STOREFRONT, """SELECT sum(round(coalesce(discount_amount, 0) * fx.rate, 4)), sum(round(subtotal_amount * fx.rate, 4))

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.kpis import kpi_status
 from pipelines.report import kpi_week
 from pipelines.warehouse import connect
 
@@ -54,9 +53,20 @@ def _expected(con, period) -> dict:
         complete = bool(active[domain]) and min(active[domain]) <= start and row["end"] <= max(active[domain])
         out[(start, kpi_id, segment_type, segment)] = {
             "period_end": row["end"], "numerator": row["num"], "denominator": row["den"], "value": value,
-            "target": target, "status": kpi_status(value, target, direction, band) if complete else None,
+            "target": target, "status": _status(value, target, direction, band) if complete else None,
             "days_in_period": days, "days_with_data": row["days"], "is_complete": complete}
     return out
+
+
+def _status(value, target, direction, band):
+    """KPI_CATALOG.md rule 7, written here as the oracle (the code's rule is the dbt macro kpi_status):
+    on target on the right side of the target, at risk within band × |target| on the wrong side."""
+    if value is None or target is None:
+        return None
+    slack = (band or 0.0) * abs(target)
+    if direction == "higher_is_better":
+        return "on_target" if value >= target else "at_risk" if value >= target - slack else "off_target"
+    return "on_target" if value <= target else "at_risk" if value <= target + slack else "off_target"
 
 
 def _close(a, b) -> bool:

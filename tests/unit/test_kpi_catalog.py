@@ -6,10 +6,11 @@ import csv
 import datetime as dt
 import re
 
+import duckdb
 import pytest
 import yaml
 
-from pipelines.kpis import kpi_catalog, kpi_marts, kpi_status, kpis_of_mart, with_kpi_metadata
+from pipelines.kpis import kpi_catalog, kpi_marts, kpis_of_mart, status_sql, value_sql, with_kpi_metadata
 from pipelines.report import format_value, last_complete_week
 from pipelines.settings import DBT_PROJECT_DIR
 
@@ -28,13 +29,13 @@ CATALOGUE = {
                   "lg_perfect_order_rate", "lg_return_rate", "lg_stockout_rate"],
     "storefront": ["sf_conversion_rate", "sf_cart_abandonment_rate", "sf_average_order_value_amount",
                    "sf_net_revenue_amount", "sf_new_customer_rate", "sf_clv_12m_amount",
-                   "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate",
+                   "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate",
                    "sf_refund_rate", "sf_refunded_amount"],
 }
 PROCESS_MEASURES = ["lg_order_to_ship_hours", "lg_ship_to_delivery_hours", "lg_refund_lead_time_hours",
                     "lg_inventory_days_of_supply"]
 # Plain amounts and counts (catalogue rule 1: value in the numerator, no denominator).
-SUM_KPIS = {"sf_net_revenue_amount", "sf_refunded_amount", "mk_spend_amount", "lg_transportation_cost_amount", "cs_unanswered_tickets"}
+SUM_KPIS = {"sf_net_revenue_amount", "sf_order_count", "sf_refunded_amount", "mk_spend_amount", "lg_transportation_cost_amount", "cs_unanswered_tickets"}
 
 
 def test_declaration_holds_every_catalogue_kpi_once_with_its_domain():
@@ -55,20 +56,20 @@ def test_every_kpi_is_tied_to_a_declared_goal_owner_and_definition():
     assert kpi_catalog()["sf_clv_12m_amount"]["grain"] == "month"
 
 
-@pytest.mark.parametrize("seed", ["kpi_targets_business", "kpi_targets_demo"])
-def test_targets_seed_has_one_row_per_kpi_with_the_declared_direction(seed):
-    with open(DBT_PROJECT_DIR / "seeds" / f"{seed}.csv", newline="") as f:
+def test_business_targets_name_only_catalogue_kpis_and_ship_empty():
+    with open(DBT_PROJECT_DIR / "seeds" / "kpi_targets_business.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["kpi_id"] for r in rows].count("sf_conversion_rate") == 1
-    catalog = kpi_catalog()
-    assert {r["kpi_id"] for r in rows} == set(catalog)
-    for r in rows:
-        assert r["direction"] == catalog[r["kpi_id"]]["direction"], r["kpi_id"]
-        assert float(r["warning_band"]) >= 0
-    # The business's targets ship empty: its KPIs show "no target" until it sets its own; the demo's
-    # are the demo world's.
-    set_targets = [r["kpi_id"] for r in rows if r["target"].strip()]
-    assert set_targets == ([] if seed == "kpi_targets_business" else [r["kpi_id"] for r in rows])
+    assert list(rows[0]) == ["kpi_id", "target", "warning_band"]  # no direction: the declaration's only
+    ids = [r["kpi_id"] for r in rows]
+    assert len(ids) == len(set(ids)) and set(ids) <= set(kpi_catalog())
+    # The business's targets ship empty: its KPIs show "no target" until it sets its own.
+    assert [r for r in rows if r["target"].strip() or r["warning_band"].strip()] == []
+
+
+def test_every_kpi_declares_its_warning_band_and_a_demo_target():
+    for kpi_id, kpi in kpi_catalog().items():
+        assert isinstance(kpi["warning_band"], (int, float)) and kpi["warning_band"] >= 0, kpi_id
+        assert isinstance(kpi.get("demo_target"), (int, float)), kpi_id  # the demo judges every KPI
 
 
 def _mart_docs() -> dict[str, dict[str, dict]]:
@@ -120,7 +121,18 @@ def test_long_table_has_exactly_the_catalogue_columns():
     (0.8, None, "higher_is_better", 0.1, None),
 ])
 def test_status_rule(value, target, direction, band, expected):
-    assert kpi_status(value, target, direction, band) == expected
+    """The dbt macro kpi_status, as Python renders it for the SQL it runs itself (the rule's one home)."""
+    sql = f"SELECT {status_sql('v', 't', 'd', 'b')} FROM (SELECT ?::double AS v, ?::double AS t, ?::varchar AS d, ?::double AS b)"
+    assert duckdb.execute(sql, [value, target, direction, band]).fetchone()[0] == expected
+
+
+@pytest.mark.parametrize("rollup, num, den, expected", [
+    ("ratio", 3, 4, 0.75), ("ratio", 3, 0, None), ("ratio", 0, 5, 0.0), ("sum", 7.5, None, 7.5), ("sum", None, None, None),
+])
+def test_rollup_rule(rollup, num, den, expected):
+    """The dbt macro kpi_value, rendered: ratio → numerator / denominator, NULL (never 0 or inf) on a 0 denominator."""
+    sql = f"SELECT {value_sql('r', 'n', 'd')} FROM (SELECT ?::varchar AS r, ?::double AS n, ?::double AS d)"
+    assert duckdb.execute(sql, [rollup, num, den]).fetchone()[0] == expected
 
 
 def test_last_complete_week_is_monday_to_sunday():

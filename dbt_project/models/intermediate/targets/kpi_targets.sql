@@ -1,19 +1,42 @@
-{#- The KPI targets in use: the business's own (seed kpi_targets_business, shipped without a
-    single target: every KPI shows "no target" until the business sets one) or the demo's (seed
-    kpi_targets_demo, what `kpi demo` uses), chosen by KPI_TARGETS (var kpi_targets). Both seeds
-    are read so the lineage does not depend on the setting; the one not chosen contributes no row.
-    A model, not a seed, so marts.dim_kpi and marts.fct_kpi_daily keep reading ref('kpi_targets'). -#}
+{#- The KPI targets in use, one row per kpi_id of the catalogue: the business's own (seed
+    kpi_targets_business, shipped without a single target: every KPI shows "no target" until the
+    business sets one; a KPI without a row has no target) or the demo's (`demo_target:` of each
+    declaration in var kpi_catalog, what `kpi demo` uses), chosen by KPI_TARGETS (var kpi_targets).
+    The warning band is the declaration's unless the business's row sets its own. The direction is
+    the declaration's only (marts.dim_kpi): a target never restates it. A model, not a seed, so
+    marts.dim_kpi and marts.fct_kpi_daily keep reading ref('kpi_targets'). -#}
 {%- set chosen = var('kpi_targets') | trim | lower -%}
 {%- if chosen not in ('business', 'demo') -%}
-    {{ exceptions.raise_compiler_error("KPI_TARGETS=" ~ chosen ~ ": expected 'business' (dbt_project/seeds/kpi_targets_business.csv, yours) or 'demo' (dbt_project/seeds/kpi_targets_demo.csv)") }}
+    {{ exceptions.raise_compiler_error("KPI_TARGETS=" ~ chosen ~ ": expected 'business' (dbt_project/seeds/kpi_targets_business.csv, yours) or 'demo' (demo_target of each KPI in var kpi_catalog)") }}
 {%- endif %}
 
-select kpi_id, target, direction, warning_band
-from {{ ref('kpi_targets_business') }}
-where {{ 'true' if chosen == 'business' else 'false' }}
+with
 
-union all
+declared as (
+    {%- for kpi_id, kpi in kpi_catalog().items() %}
+    select
+        '{{ kpi_id }}' as kpi_id,
+        cast({{ kpi.demo_target if kpi.get('demo_target') is not none else 'null' }} as {{ type_double() }}) as demo_target,
+        cast({{ kpi.warning_band }} as {{ type_double() }}) as warning_band
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
 
-select kpi_id, target, direction, warning_band
-from {{ ref('kpi_targets_demo') }}
-where {{ 'true' if chosen == 'demo' else 'false' }}
+business as (
+
+    select * from {{ ref('kpi_targets_business') }}
+
+)
+
+select
+    declared.kpi_id,
+    {%- if chosen == 'demo' %}
+    declared.demo_target as target,
+    declared.warning_band
+    {%- else %}
+    cast(business.target as {{ type_double() }}) as target,
+    coalesce(cast(business.warning_band as {{ type_double() }}), declared.warning_band) as warning_band
+    {%- endif %}
+from declared
+left join business
+    on declared.kpi_id = business.kpi_id

@@ -76,7 +76,8 @@ kpis as (
         '{{ kpi_id }}' as kpi_id,
         '{{ kpi.domain }}' as domain,
         {{ kpi_unit_label(kpi) }} as unit,
-        '{{ kpi.rollup }}' as rollup
+        '{{ kpi.rollup }}' as rollup,
+        '{{ kpi.direction }}' as direction
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
@@ -108,7 +109,7 @@ valued as (
         case
             when kpis.rollup = 'ratio' or rollups.segment_type = 'all' then cast(targets.target as {{ type_double() }})
         end as target,
-        targets.direction,
+        kpis.direction,
         targets.warning_band,
         mart_state.held_by is not null as is_stale,
         case when mart_state.held_by is not null then mart_state.built_at end as last_good_built_at,

@@ -111,47 +111,45 @@ components as (
         kpi_dates_and_channels.channel,
 
         cast(coalesce(by_created_date.first_response_minutes_sum, 0) as {{ type_double() }})
-            as cs_first_response_minutes_numerator,
+            as first_response_minutes_sum,
         cast(coalesce(by_created_date.answered_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_first_response_minutes_denominator,
+            as answered_ticket_count,
 
         cast(coalesce(by_first_solved_date.first_contact_resolution_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_first_contact_resolution_rate_numerator,
+            as first_contact_resolution_ticket_count,
         cast(coalesce(by_first_solved_date.agent_touched_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_first_contact_resolution_rate_denominator,
+            as agent_touched_solved_ticket_count,
 
         cast(coalesce(by_last_solved_date.resolution_minutes_sum, 0) as {{ type_double() }})
-            as cs_resolution_minutes_numerator,
+            as resolution_minutes_sum,
         cast(coalesce(by_last_solved_date.solved_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_resolution_minutes_denominator,
+            as solved_ticket_count,
 
         cast(coalesce(by_response_date.satisfied_response_count, 0) as {{ dbt.type_bigint() }})
-            as cs_csat_rate_numerator,
+            as satisfied_response_count,
         cast(coalesce(by_response_date.response_count, 0) as {{ dbt.type_bigint() }})
-            as cs_csat_rate_denominator,
+            as response_count,
 
         cast(coalesce(by_response_date.score_sum, 0) as {{ dbt.type_bigint() }})
-            as cs_csat_score_numerator,
-        cast(coalesce(by_response_date.response_count, 0) as {{ dbt.type_bigint() }})
-            as cs_csat_score_denominator,
+            as score_sum,
 
         cast(coalesce(by_created_date.escalated_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_escalation_rate_numerator,
+            as escalated_ticket_count,
         cast(coalesce(by_created_date.created_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_escalation_rate_denominator,
+            as created_ticket_count,
 
         cast(coalesce(by_created_date.unanswered_past_sla_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_unanswered_tickets_numerator,
+            as unanswered_past_sla_ticket_count,
 
         cast(coalesce(by_first_solved_date.reopened_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_reopen_rate_numerator,
+            as reopened_solved_ticket_count,
         cast(coalesce(by_first_solved_date.first_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_reopen_rate_denominator,
+            as first_solved_ticket_count,
 
         cast(coalesce(by_last_solved_date.one_touch_solved_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_one_touch_resolution_rate_numerator,
+            as one_touch_solved_ticket_count,
         cast(coalesce(by_last_solved_date.solved_now_ticket_count, 0) as {{ dbt.type_bigint() }})
-            as cs_one_touch_resolution_rate_denominator
+            as solved_now_ticket_count
 
     from kpi_dates_and_channels
     left join by_created_date
@@ -175,50 +173,8 @@ final as (
         kpi_date,
         channel,
 
-        cs_first_response_minutes_numerator,
-        cs_first_response_minutes_denominator,
-        {{ safe_divide('cs_first_response_minutes_numerator', 'cs_first_response_minutes_denominator') }}
-            as cs_first_response_minutes,
-
-        cs_first_contact_resolution_rate_numerator,
-        cs_first_contact_resolution_rate_denominator,
-        {{ safe_divide('cs_first_contact_resolution_rate_numerator', 'cs_first_contact_resolution_rate_denominator') }}
-            as cs_first_contact_resolution_rate,
-
-        cs_resolution_minutes_numerator,
-        cs_resolution_minutes_denominator,
-        {{ safe_divide('cs_resolution_minutes_numerator', 'cs_resolution_minutes_denominator') }}
-            as cs_resolution_minutes,
-
-        cs_csat_rate_numerator,
-        cs_csat_rate_denominator,
-        {{ safe_divide('cs_csat_rate_numerator', 'cs_csat_rate_denominator') }}
-            as cs_csat_rate,
-
-        cs_csat_score_numerator,
-        cs_csat_score_denominator,
-        {{ safe_divide('cs_csat_score_numerator', 'cs_csat_score_denominator') }}
-            as cs_csat_score,
-
-        cs_escalation_rate_numerator,
-        cs_escalation_rate_denominator,
-        {{ safe_divide('cs_escalation_rate_numerator', 'cs_escalation_rate_denominator') }}
-            as cs_escalation_rate,
-
-        -- A count KPI: the count is the numerator and the value; no denominator.
-        cs_unanswered_tickets_numerator,
-        cast(null as {{ dbt.type_bigint() }}) as cs_unanswered_tickets_denominator,
-        cs_unanswered_tickets_numerator as cs_unanswered_tickets,
-
-        cs_reopen_rate_numerator,
-        cs_reopen_rate_denominator,
-        {{ safe_divide('cs_reopen_rate_numerator', 'cs_reopen_rate_denominator') }}
-            as cs_reopen_rate,
-
-        cs_one_touch_resolution_rate_numerator,
-        cs_one_touch_resolution_rate_denominator,
-        {{ safe_divide('cs_one_touch_resolution_rate_numerator', 'cs_one_touch_resolution_rate_denominator') }}
-            as cs_one_touch_resolution_rate
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_customer_service_daily') }}
 
     from components
 

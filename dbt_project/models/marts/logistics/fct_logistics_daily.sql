@@ -166,46 +166,8 @@ final as (
         carrier,
         warehouse_id,
 
-        on_time_shipment_count as lg_on_time_delivery_rate_numerator,
-        delivered_shipment_count as lg_on_time_delivery_rate_denominator,
-        {{ safe_divide('on_time_shipment_count', 'delivered_shipment_count') }} as lg_on_time_delivery_rate,
-
-        accurate_order_count as lg_order_accuracy_rate_numerator,
-        shipped_order_count as lg_order_accuracy_rate_denominator,
-        {{ safe_divide('accurate_order_count', 'shipped_order_count') }} as lg_order_accuracy_rate,
-
-        -- An amount: the value is the numerator; no denominator.
-        shipping_cost_amount as lg_transportation_cost_amount_numerator,
-        cast(null as {{ dbt.type_bigint() }}) as lg_transportation_cost_amount_denominator,
-        shipping_cost_amount as lg_transportation_cost_amount,
-
-        shipping_cost_amount as lg_transportation_cost_per_order_amount_numerator,
-        shipped_order_count as lg_transportation_cost_per_order_amount_denominator,
-        {{ safe_divide('shipping_cost_amount', 'shipped_order_count') }} as lg_transportation_cost_per_order_amount,
-
-        shipping_cost_amount as lg_transportation_cost_revenue_rate_numerator,
-        shipped_order_revenue_amount as lg_transportation_cost_revenue_rate_denominator,
-        {{ safe_divide('shipping_cost_amount', 'shipped_order_revenue_amount') }} as lg_transportation_cost_revenue_rate,
-
-        perfect_order_count as lg_perfect_order_rate_numerator,
-        delivered_order_count as lg_perfect_order_rate_denominator,
-        {{ safe_divide('perfect_order_count', 'delivered_order_count') }} as lg_perfect_order_rate,
-
-        returned_order_count as lg_return_rate_numerator,
-        delivered_order_count as lg_return_rate_denominator,
-        {{ safe_divide('returned_order_count', 'delivered_order_count') }} as lg_return_rate,
-
-        order_to_ship_hours_sum as lg_order_to_ship_hours_numerator,
-        shipped_order_count as lg_order_to_ship_hours_denominator,
-        {{ safe_divide('order_to_ship_hours_sum', 'shipped_order_count') }} as lg_order_to_ship_hours,
-
-        ship_to_delivery_hours_sum as lg_ship_to_delivery_hours_numerator,
-        timed_delivered_shipment_count as lg_ship_to_delivery_hours_denominator,
-        {{ safe_divide('ship_to_delivery_hours_sum', 'timed_delivered_shipment_count') }} as lg_ship_to_delivery_hours,
-
-        refund_lead_hours_sum as lg_refund_lead_time_hours_numerator,
-        refunded_return_count as lg_refund_lead_time_hours_denominator,
-        {{ safe_divide('refund_lead_hours_sum', 'refunded_return_count') }} as lg_refund_lead_time_hours
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_logistics_daily') }}
 
     from components
 

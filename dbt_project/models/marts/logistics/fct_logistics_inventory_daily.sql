@@ -31,13 +31,8 @@ final as (
         kpi_date,
         warehouse_id,
 
-        cast(stockout_sku_day_count as {{ dbt.type_bigint() }}) as lg_stockout_rate_numerator,
-        cast(sku_day_count as {{ dbt.type_bigint() }}) as lg_stockout_rate_denominator,
-        {{ safe_divide('stockout_sku_day_count', 'sku_day_count') }} as lg_stockout_rate,
-
-        cast(coalesce(available_units, 0) as {{ dbt.type_bigint() }}) as lg_inventory_days_of_supply_numerator,
-        cast(coalesce(average_daily_demand_units, 0) as decimal(38, 6)) as lg_inventory_days_of_supply_denominator,
-        {{ safe_divide('coalesce(available_units, 0)', 'coalesce(average_daily_demand_units, 0)') }} as lg_inventory_days_of_supply
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_logistics_inventory_daily') }}
 
     from by_snapshot_date
 

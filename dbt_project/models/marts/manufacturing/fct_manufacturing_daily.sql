@@ -59,34 +59,12 @@ final as (
         kpi_date,
         plant_id,
         line_id,
-
-        run_seconds as mf_availability_rate_numerator,
-        planned_production_seconds as mf_availability_rate_denominator,
-        {{ safe_divide('run_seconds', 'planned_production_seconds') }} as mf_availability_rate,
-
-        ideal_seconds_total_count as mf_performance_rate_numerator,
-        run_seconds as mf_performance_rate_denominator,
-        {{ safe_divide('ideal_seconds_total_count', 'run_seconds') }} as mf_performance_rate,
-
-        good_count as mf_quality_rate_numerator,
-        total_count as mf_quality_rate_denominator,
-        {{ safe_divide('good_count', 'total_count') }} as mf_quality_rate,
-
-        ideal_seconds_good_count as mf_oee_rate_numerator,
-        planned_production_seconds as mf_oee_rate_denominator,
-        {{ safe_divide('ideal_seconds_good_count', 'planned_production_seconds') }} as mf_oee_rate,
-
-        run_seconds as mf_cycle_time_seconds_numerator,
-        total_count as mf_cycle_time_seconds_denominator,
-        {{ safe_divide('run_seconds', 'total_count') }} as mf_cycle_time_seconds,
-
-        scrap_count as mf_scrap_rate_numerator,
-        total_count as mf_scrap_rate_denominator,
-        {{ safe_divide('scrap_count', 'total_count') }} as mf_scrap_rate,
-
         run_count,
         runs_with_performance_above_one,
-        unplanned_downtime_seconds
+        unplanned_downtime_seconds,
+
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_manufacturing_daily') }}
 
     from components
 

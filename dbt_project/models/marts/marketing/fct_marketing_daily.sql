@@ -151,43 +151,11 @@ final as (
         kpi_date,
         platform,
         campaign_id,
-
-        -- An amount: the value is the numerator; no denominator.
-        spend_amount as mk_spend_amount_numerator,
-        cast(null as {{ dbt.type_bigint() }}) as mk_spend_amount_denominator,
-        spend_amount as mk_spend_amount,
-
-        clicks as mk_ctr_rate_numerator,
-        impressions as mk_ctr_rate_denominator,
-        {{ safe_divide('clicks', 'impressions') }} as mk_ctr_rate,
-
-        spend_amount as mk_cpc_amount_numerator,
-        clicks as mk_cpc_amount_denominator,
-        {{ safe_divide('spend_amount', 'clicks') }} as mk_cpc_amount,
-
-        -- Spend × 1000 in the numerator so sum(numerator) / sum(denominator) is per thousand impressions.
-        cast(spend_amount * 1000 as decimal(38, 4)) as mk_cpm_amount_numerator,
-        impressions as mk_cpm_amount_denominator,
-        {{ safe_divide('spend_amount * 1000', 'impressions') }} as mk_cpm_amount,
-
-        purchase_session_count as mk_conversion_rate_numerator,
-        session_count as mk_conversion_rate_denominator,
-        {{ safe_divide('purchase_session_count', 'session_count') }} as mk_conversion_rate,
-
-        attributed_net_revenue_amount as mk_roas_rate_numerator,
-        spend_amount as mk_roas_rate_denominator,
-        {{ safe_divide('attributed_net_revenue_amount', 'spend_amount') }} as mk_roas_rate,
-
-        attributed_gross_margin_amount - spend_amount as mk_roi_rate_numerator,
-        spend_amount as mk_roi_rate_denominator,
-        {{ safe_divide('attributed_gross_margin_amount - spend_amount', 'spend_amount') }} as mk_roi_rate,
-
-        spend_amount as mk_cac_amount_numerator,
-        new_customer_count as mk_cac_amount_denominator,
-        {{ safe_divide('spend_amount', 'new_customer_count') }} as mk_cac_amount,
-
         attributed_net_revenue_amount,
-        attributed_gross_margin_amount
+        attributed_gross_margin_amount,
+
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_marketing_daily') }}
 
     from components
 

@@ -43,9 +43,9 @@ final as (
         cast(count_if(gate_severity = 'warn' and not is_passed) as {{ dbt.type_bigint() }}) as failed_process_check_count,
         cast(sum(unexpected) as {{ dbt.type_bigint() }}) as unexpected_row_count,
         cast(count(distinct run_id) as {{ dbt.type_bigint() }}) as run_count,
-        cast(count_if(is_passed) as {{ dbt.type_bigint() }}) as sop_compliance_rate_numerator,
-        cast(count(*) as {{ dbt.type_bigint() }}) as sop_compliance_rate_denominator,
-        {{ safe_divide('count_if(is_passed)', 'count(*)') }} as sop_compliance_rate
+
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_sop_compliance_daily') }}
 
     from checks
     group by kpi_date, sop_id

@@ -198,58 +198,12 @@ final as (
         kpi_date,
         sales_channel,
         device,
-
-        purchase_session_count as sf_conversion_rate_numerator,
-        session_count as sf_conversion_rate_denominator,
-        {{ safe_divide('purchase_session_count', 'session_count') }} as sf_conversion_rate,
-
-        abandoned_cart_session_count as sf_cart_abandonment_rate_numerator,
-        add_to_cart_session_count as sf_cart_abandonment_rate_denominator,
-        {{ safe_divide('abandoned_cart_session_count', 'add_to_cart_session_count') }} as sf_cart_abandonment_rate,
-
-        gross_revenue_amount - refunded_amount as sf_average_order_value_amount_numerator,
-        revenue_order_count as sf_average_order_value_amount_denominator,
-        {{ safe_divide('gross_revenue_amount - refunded_amount', 'revenue_order_count') }} as sf_average_order_value_amount,
-
-        -- An amount: the value is the numerator; no denominator.
-        gross_revenue_amount - refunded_amount as sf_net_revenue_amount_numerator,
-        cast(null as {{ dbt.type_bigint() }}) as sf_net_revenue_amount_denominator,
-        gross_revenue_amount - refunded_amount as sf_net_revenue_amount,
-
-        first_order_count as sf_new_customer_rate_numerator,
-        order_count as sf_new_customer_rate_denominator,
-        {{ safe_divide('first_order_count', 'order_count') }} as sf_new_customer_rate,
-
-        clv_margin_12m_amount as sf_clv_12m_amount_numerator,
-        clv_customer_count as sf_clv_12m_amount_denominator,
-        {{ safe_divide('clv_margin_12m_amount', 'clv_customer_count') }} as sf_clv_12m_amount,
-
-        units_ordered as sf_units_per_order_numerator,
-        order_with_units_count as sf_units_per_order_denominator,
-        {{ safe_divide('units_ordered', 'order_with_units_count') }} as sf_units_per_order,
-
-        discount_amount as sf_discount_rate_numerator,
-        gross_sales_amount as sf_discount_rate_denominator,
-        {{ safe_divide('discount_amount', 'gross_sales_amount') }} as sf_discount_rate,
-
-        discounted_order_count as sf_discounted_order_rate_numerator,
-        order_count as sf_discounted_order_rate_denominator,
-        {{ safe_divide('discounted_order_count', 'order_count') }} as sf_discounted_order_rate,
-
-        -- Refunds on the refund day against the sales of the day (Shopify's sales report books
-        -- returns the same way), so a period's rate is the period's refunds over its sales.
-        refunded_amount as sf_refund_rate_numerator,
-        gross_revenue_amount as sf_refund_rate_denominator,
-        {{ safe_divide('refunded_amount', 'gross_revenue_amount') }} as sf_refund_rate,
-
-        -- An amount: the value is the numerator; no denominator.
-        refunded_amount as sf_refunded_amount_numerator,
-        cast(null as {{ dbt.type_bigint() }}) as sf_refunded_amount_denominator,
-        refunded_amount as sf_refunded_amount,
-
         -- the two components of net revenue, kept apart
         gross_revenue_amount,
-        refunded_amount
+        refunded_amount,
+
+        -- the KPI columns, generated from the declaration (dbt_project.yml, var kpi_catalog)
+        {{ kpi_columns('fct_storefront_daily') }}
 
     from components
 
