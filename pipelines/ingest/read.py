@@ -28,7 +28,8 @@ _REJECT_TYPES = {
 def _create_stage_tables(con, e: Export) -> None:
     typed_cols = ", ".join(f"{_ident(c.name)} {_type(c.type)}" for c in e.columns)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _stage (fid INTEGER, _ord BIGINT, _line BIGINT, {typed_cols});
+        f"""CREATE OR REPLACE TEMP TABLE _stage (fid INTEGER, _ord BIGINT, _line BIGINT, {typed_cols},
+                _bad VARCHAR, _error VARCHAR, _raw VARCHAR);  -- a row that does not convert: moved to _stage_rejects
             CREATE OR REPLACE TEMP TABLE _stage_rejects (fid INTEGER, _ord BIGINT, line BIGINT,
                 column_name VARCHAR, error VARCHAR, raw_line VARCHAR);
             CREATE OR REPLACE TEMP TABLE _paths (fid INTEGER, read_path VARCHAR, rel VARCHAR, exact_lines BOOLEAN);
@@ -198,7 +199,6 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
                                      filename = true, store_rejects = true, rejects_table = '_rej_errors',
                                      rejects_scan = '_rej_scans') WITH ORDINALITY)""",
                       [[str(f.read_path) for f in members], JSONL_SPLIT, compression], header_rows=0)
-        lines = f"SELECT * FROM ({lined}) WHERE trim(coalesce(j, '')) != ''"
         # One reason per line, the first that applies: not an object, a key twice (DuckDB would keep the
         # first value; the writer may have meant the last), a nested value.
         con.execute(
@@ -208,13 +208,14 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
                      ELSE 'column ' || nested || ': a JSON ' || lower(json_type(j, '$.' || nested)) || {literal(
                          " where the contract has text; expected a JSON string, number or boolean")}
                 END, {_clip('j')}
-                FROM ({lines}) WHERE NOT ok OR twice IS NOT NULL OR nested IS NOT NULL""")
-        good = f"SELECT * FROM ({lines}) WHERE ok AND twice IS NULL AND nested IS NULL"
+                FROM ({lined}) WHERE (NOT ok AND trim(coalesce(j, '')) != '') OR twice IS NOT NULL OR nested IS NOT NULL""")
+        good = "ok AND twice IS NULL AND nested IS NULL"  # an empty line is not ok, and not quarantined either
         # The keys each file uses, checked against the contract like a CSV header.
         keys = con.execute(
-            f"""SELECT fid, list(DISTINCT k ORDER BY k) FROM (
-                    SELECT fid, unnest(coalesce(other_keys, {usual})) AS k FROM (SELECT DISTINCT fid, other_keys FROM ({good})))
-                GROUP BY fid""").fetchall()
+            f"""SELECT p.fid, list(DISTINCT k ORDER BY k) FROM (
+                    SELECT filename, unnest(coalesce(other_keys, {usual})) AS k
+                    FROM (SELECT DISTINCT filename, other_keys FROM _scan_raw WHERE {good})) JOIN _paths p ON p.read_path = filename
+                GROUP BY p.fid""").fetchall()
         for fid, names in keys:
             f = by_fid[fid]
             f.header = names
@@ -223,7 +224,7 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
                 result.extra_columns[f.rel] = _capped(extra)
         _convert_into_stage(
             con, e, f"""SELECT fid, _ord, _line, {', '.join('v.' + _ident(c) for c in e.column_names)}
-                        FROM (SELECT fid, _ord, _line, json_transform(j, '{shape}') AS v FROM ({good}))""")
+                        FROM (SELECT fid, _ord, _line, json_transform(j, '{shape}') AS v FROM ({lined}) WHERE {good})""")
 
 
 def _stage_parquet(con, e: Export, files: list[_File]) -> None:
