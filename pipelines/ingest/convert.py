@@ -72,25 +72,31 @@ def _key_text(e: Export, alias: str = "") -> str:
 
 def _convert_into_stage(con, e: Export, source_sql: str) -> None:
     """Convert text rows (fid, _ord, _line, contract columns) once: typed rows into _stage, rows with a
-    value that does not fit its column into _stage_rejects."""
+    value that does not fit its column into _stage_rejects.
+
+    One pass: every row goes into _stage with, for a row that does not fit, its column, error and the row
+    as read (NULL for the others); those few rows then move to _stage_rejects."""
     checks = {c.name: _convert(_ident(c.name), c.type) for c in e.columns}
     checked = [c for c in e.columns if checks[c.name][1] != "TRUE"]
     typed = ", ".join(f"{checks[c.name][0]} AS v{i}" for i, c in enumerate(e.columns))
-    bad = ("CASE " + " ".join(f"WHEN {_ident(c.name)} IS NOT NULL AND v{e.columns.index(c)} IS NULL THEN '{_ident(c.name)}'"
-                              for c in checked) + " END") if checked else "CAST(NULL AS VARCHAR)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, {bad} AS _bad FROM (SELECT *, {typed} FROM ({source_sql}))")
+    values = ", ".join(f"v{i}" for i in range(len(e.columns)))
+    if not checked:
+        con.execute(f"INSERT INTO _stage SELECT fid, _ord, _line, {values}, NULL, NULL, NULL FROM (SELECT *, {typed} FROM ({source_sql}))")
+        return
+    bad = "CASE " + " ".join(f"WHEN {_ident(c.name)} IS NOT NULL AND v{e.columns.index(c)} IS NULL THEN '{_ident(c.name)}'"
+                             for c in checked) + " END"
+    whens = []
+    for c in checked:
+        name = _ident(c.name)
+        after = '" is not ' + _type(c.type) + "; expected " + _EXPECTED[c.type]
+        whens.append(f"WHEN '{name}' THEN {literal('column ' + name + ': ' + chr(34))} || replace(left({name}, 200), chr(0), '\\0') || {literal(after)}")
     con.execute(
-        f"INSERT INTO _stage SELECT fid, _ord, _line, {', '.join(f'v{i}' for i in range(len(e.columns)))} FROM _checked WHERE _bad IS NULL")
-    if checked:
-        whens = []
-        for c in checked:
-            name = _ident(c.name)
-            after = '" is not ' + _type(c.type) + "; expected " + _EXPECTED[c.type]
-            whens.append(f"WHEN '{name}' THEN {literal('column ' + name + ': ' + chr(34))} || replace(left({name}, 200), chr(0), '\\0') || {literal(after)}")
-        con.execute(
-            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, _bad, CASE _bad {' '.join(whens)} END,
-                {_clip(_raw_row(e))} FROM _checked WHERE _bad IS NOT NULL""")
-    con.execute("DROP TABLE _checked")
+        f"""INSERT INTO _stage SELECT fid, _ord, _line, {values}, _bad, CASE _bad {' '.join(whens)} END,
+                   CASE WHEN _bad IS NOT NULL THEN {_clip(_raw_row(e))} END
+            FROM (SELECT *, {bad} AS _bad FROM (SELECT *, {typed} FROM ({source_sql})))""")
+    if con.execute("SELECT count(*) FROM _stage WHERE _bad IS NOT NULL").fetchone()[0]:
+        con.execute("INSERT INTO _stage_rejects SELECT fid, _ord, _line, _bad, _error, _raw FROM _stage WHERE _bad IS NOT NULL")
+        con.execute("DELETE FROM _stage WHERE _bad IS NOT NULL")
 
 
 def _typed_raw_row(e: Export, alias: str = "") -> str:

@@ -234,7 +234,7 @@ def _load_export(con: duckdb.DuckDBPyConnection, e: Export, landing_dir: Path, *
         raise
     finally:
         for t in ("_stage", "_stage_rejects", "_files", "_paths", "_colnames", "_scan_raw", "_scan_files", "_rl",
-                  "_rej_errors", "_rej_scans", "_jl", "_jl_nested", "_pq", "_checked", "_dupkeys", "_dupinfo", "_log"):
+                  "_rej_errors", "_rej_scans", "_pq", "_checked", "_dupkeys", "_dupinfo", "_log"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         shutil.rmtree(tmp, ignore_errors=True)
     result.rows_in_table = con.execute(f"SELECT count(*) FROM {_table(e)}").fetchone()[0]

@@ -28,7 +28,8 @@ _REJECT_TYPES = {
 def _create_stage_tables(con, e: Export) -> None:
     typed_cols = ", ".join(f"{_ident(c.name)} {_type(c.type)}" for c in e.columns)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _stage (fid INTEGER, _ord BIGINT, _line BIGINT, {typed_cols});
+        f"""CREATE OR REPLACE TEMP TABLE _stage (fid INTEGER, _ord BIGINT, _line BIGINT, {typed_cols},
+                _bad VARCHAR, _error VARCHAR, _raw VARCHAR);  -- a row that does not convert: moved to _stage_rejects
             CREATE OR REPLACE TEMP TABLE _stage_rejects (fid INTEGER, _ord BIGINT, line BIGINT,
                 column_name VARCHAR, error VARCHAR, raw_line VARCHAR);
             CREATE OR REPLACE TEMP TABLE _paths (fid INTEGER, read_path VARCHAR, rel VARCHAR, exact_lines BOOLEAN);
@@ -168,55 +169,53 @@ def _quarantine_unterminated(con, e: Export, files: list[_File]) -> None:
 
 
 def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None:
-    """Read JSON lines as text lines (exact line numbers, bad lines quarantined), then parse each in SQL."""
+    """Read JSON lines as text lines (exact line numbers, bad lines quarantined) and parse each in the
+    same pass: whether it is an object, its first key given twice, a nested value where the contract
+    has text; then quarantine those lines in one statement and convert the others."""
     by_compression: dict[str, list[_File]] = {}
     for f in files:
         if not f.empty:
             by_compression.setdefault(f.compression, []).append(f)
     by_fid = {f.fid: f for f in files}
     shape = '{' + ", ".join(f'"{_ident(c)}": "VARCHAR"' for c in e.column_names) + '}'
+    # Lines with the contract's keys in its order (what a writer usually sends) cannot hold a key twice:
+    # only the others are searched for one, and only they keep their key list for the contract check.
+    usual = "[" + ", ".join(f"'{_ident(c)}'" for c in e.column_names) + "]"
+    texts = [_ident(c.name) for c in e.columns if c.type == "VARCHAR"]
+    # An object or array where the contract has text would load as its JSON text: quarantined. Only lines
+    # with a '[' or a second '{' can hold one: the others are not parsed again.
+    nested = ("CASE WHEN contains(j, '[') OR contains(substr(ltrim(j), 2), '{') THEN CASE "
+              + " ".join(f"WHEN json_type(j, '$.{c}') IN ('OBJECT', 'ARRAY') THEN '{c}'" for c in texts)
+              + " END END") if texts else "CAST(NULL AS VARCHAR)"
     for compression, members in by_compression.items():
         lined = _scan(con,
-                      f"""SELECT * FROM read_csv(?, header = false, columns = {{'j': 'VARCHAR'}}, auto_detect = false,
-                          delim = ?, quote = '', escape = '', compression = ?, max_line_size = {MAX_LINE_BYTES},
-                          filename = true, store_rejects = true, rejects_table = '_rej_errors',
-                          rejects_scan = '_rej_scans') WITH ORDINALITY""",
+                      f"""SELECT * EXCLUDE (ks), ks IS NOT NULL AS ok,
+                                 CASE WHEN ks != {usual} THEN ks END AS other_keys,
+                                 CASE WHEN ks != {usual} THEN list_filter(ks, lambda x, i: list_position(ks, x) < i)[1] END AS twice,
+                                 CASE WHEN ks IS NOT NULL THEN {nested} END AS nested
+                          FROM (SELECT *, CASE WHEN json_valid(j) AND starts_with(ltrim(j), '{{') THEN json_keys(j) END AS ks
+                                FROM read_csv(?, header = false, columns = {{'j': 'VARCHAR'}}, auto_detect = false,
+                                     delim = ?, quote = '', escape = '', compression = ?, max_line_size = {MAX_LINE_BYTES},
+                                     filename = true, store_rejects = true, rejects_table = '_rej_errors',
+                                     rejects_scan = '_rej_scans') WITH ORDINALITY)""",
                       [[str(f.read_path) for f in members], JSONL_SPLIT, compression], header_rows=0)
+        # One reason per line, the first that applies: not an object, a key twice (DuckDB would keep the
+        # first value; the writer may have meant the last), a nested value.
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _jl AS
-                SELECT *, ks IS NOT NULL AS ok FROM (
-                    SELECT fid, _ord, _line, j, CASE WHEN json_valid(j) AND starts_with(ltrim(j), '{{') THEN json_keys(j) END AS ks
-                    FROM ({lined}) WHERE trim(coalesce(j, '')) != '')""")
-        con.execute(
-            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, NULL,
-                {literal('not a JSON object (expected one object per line: {"column": value, ...})')}, {_clip('j')}
-                FROM _jl WHERE NOT ok""")
-        # A key twice in one object: DuckDB would keep the first value; the writer may have meant the last.
-        con.execute(
-            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, k, {literal("key ")} || k || {literal(
-                " twice in one object: nobody can tell which value is meant")}, {_clip('j')}
-                FROM (SELECT fid, _ord, _line, j, list_filter(ks, lambda x, i: list_position(ks, x) < i)[1] AS k
-                      FROM _jl WHERE ok AND len(ks) != len(list_distinct(ks)))
-                WHERE k IS NOT NULL""")
-        con.execute("DELETE FROM _jl WHERE ok AND len(ks) != len(list_distinct(ks))")
-        # An object or array where the contract has text would load as its JSON text: quarantined.
-        texts = [_ident(c.name) for c in e.columns if c.type == "VARCHAR"]
-        if texts:
-            nested = "CASE " + " ".join(f"WHEN json_type(j, '$.{c}') IN ('OBJECT', 'ARRAY') THEN '{c}'" for c in texts) + " END"
-            # Only lines with a '[' or a second '{' can hold one: the others are not parsed again.
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE _jl_nested AS SELECT fid, _ord, _line, j, {nested} AS col FROM _jl
-                            WHERE ok AND (contains(j, '[') OR contains(substr(ltrim(j), 2), '{{'))""")
-            con.execute(
-                f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, col,
-                    'column ' || col || ': a JSON ' || lower(json_type(j, '$.' || col)) || {literal(
-                        " where the contract has text; expected a JSON string, number or boolean")}, {_clip('j')}
-                    FROM _jl_nested WHERE col IS NOT NULL""")
-            con.execute("DELETE FROM _jl USING _jl_nested n WHERE _jl.fid = n.fid AND _jl._ord = n._ord AND n.col IS NOT NULL")
-            con.execute("DROP TABLE _jl_nested")
+            f"""INSERT INTO _stage_rejects SELECT fid, _ord, _line, CASE WHEN ok THEN coalesce(twice, nested) END,
+                CASE WHEN NOT ok THEN {literal('not a JSON object (expected one object per line: {"column": value, ...})')}
+                     WHEN twice IS NOT NULL THEN {literal("key ")} || twice || {literal(" twice in one object: nobody can tell which value is meant")}
+                     ELSE 'column ' || nested || ': a JSON ' || lower(json_type(j, '$.' || nested)) || {literal(
+                         " where the contract has text; expected a JSON string, number or boolean")}
+                END, {_clip('j')}
+                FROM ({lined}) WHERE (NOT ok AND trim(coalesce(j, '')) != '') OR twice IS NOT NULL OR nested IS NOT NULL""")
+        good = "ok AND twice IS NULL AND nested IS NULL"  # an empty line is not ok, and not quarantined either
         # The keys each file uses, checked against the contract like a CSV header.
         keys = con.execute(
-            "SELECT fid, list(DISTINCT k ORDER BY k) FROM (SELECT fid, unnest(ks) AS k FROM _jl WHERE ok) GROUP BY fid"
-        ).fetchall()
+            f"""SELECT p.fid, list(DISTINCT k ORDER BY k) FROM (
+                    SELECT filename, unnest(coalesce(other_keys, {usual})) AS k
+                    FROM (SELECT DISTINCT filename, other_keys FROM _scan_raw WHERE {good})) JOIN _paths p ON p.read_path = filename
+                GROUP BY p.fid""").fetchall()
         for fid, names in keys:
             f = by_fid[fid]
             f.header = names
@@ -225,8 +224,7 @@ def _stage_jsonl(con, e: Export, files: list[_File], result: LoadResult) -> None
                 result.extra_columns[f.rel] = _capped(extra)
         _convert_into_stage(
             con, e, f"""SELECT fid, _ord, _line, {', '.join('v.' + _ident(c) for c in e.column_names)}
-                        FROM (SELECT fid, _ord, _line, json_transform(j, '{shape}') AS v FROM _jl WHERE ok)""")
-        con.execute("DROP TABLE _jl")
+                        FROM (SELECT fid, _ord, _line, json_transform(j, '{shape}') AS v FROM ({lined}) WHERE {good})""")
 
 
 def _stage_parquet(con, e: Export, files: list[_File]) -> None:
