@@ -22,7 +22,7 @@ NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
 ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate", "sf_refund_rate")
 CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
-MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds")
+MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds", "mf_throughput_units_per_hour")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")
 LG_SHIP = ("lg_transportation_cost_amount", "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate", "lg_order_to_ship_hours")
 
@@ -111,7 +111,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("production_runs", "planned_downtime_minutes"): T("no planned stop: the whole scheduled window is planned production time", MF_TIME),
     ("production_runs", "ideal_cycle_seconds"): T("the run adds nothing to the ideal-time numerators; its times stay in the denominators", ("mf_performance_rate", "mf_oee_rate")),
     ("production_runs", "total_count"): T("the run adds no units to the totals (denominators); its good and scrapped units still count", ("mf_quality_rate", "mf_scrap_rate", "mf_performance_rate", "mf_cycle_time_seconds")),
-    ("production_runs", "good_count"): T("its units count in the total with no good units", ("mf_quality_rate", "mf_oee_rate")),
+    ("production_runs", "good_count"): T("its units count in the total with no good units", ("mf_quality_rate", "mf_oee_rate", "mf_throughput_units_per_hour")),
     ("production_runs", "scrap_count"): T("the run adds nothing to the scrap numerator", ("mf_scrap_rate",)),
     ("production_runs", "rework_count"): T(NO_KPI),
     ("downtime_events", "line_id"): T(NO_KPI + " (stops are a run's, by run_id)"),

@@ -320,6 +320,7 @@ DIRECT = {
     "mf_oee_rate": (MANUFACTURING, "SELECT ideal_good, ppt FROM m"),
     "mf_cycle_time_seconds": (MANUFACTURING, "SELECT run_s, total FROM m"),
     "mf_scrap_rate": (MANUFACTURING, "SELECT scrap, total FROM m"),
+    "mf_throughput_units_per_hour": (MANUFACTURING, "SELECT good * 3600, run_s FROM m"),
     "lg_on_time_delivery_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE CAST(delivered_at AS DATE) <= promised_delivery_date), count(*)
                                                 FROM ships WHERE CAST(delivered_at AS DATE) BETWEEN {MONTH}"""),
     "lg_order_accuracy_rate": (LOGISTICS, "SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM accurate)), count(*) FROM shipped_month"),

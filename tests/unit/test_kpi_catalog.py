@@ -21,7 +21,7 @@ CATALOGUE = {
                          "cs_csat_rate", "cs_csat_score", "cs_escalation_rate", "cs_unanswered_tickets",
                          "cs_reopen_rate", "cs_one_touch_resolution_rate"],
     "manufacturing": ["mf_availability_rate", "mf_performance_rate", "mf_quality_rate", "mf_oee_rate",
-                      "mf_cycle_time_seconds", "mf_scrap_rate"],
+                      "mf_cycle_time_seconds", "mf_scrap_rate", "mf_throughput_units_per_hour"],
     "marketing": ["mk_spend_amount", "mk_ctr_rate", "mk_cpc_amount", "mk_cpm_amount", "mk_conversion_rate", "mk_roas_rate",
                   "mk_roi_rate", "mk_cac_amount"],
     "logistics": ["lg_on_time_delivery_rate", "lg_order_accuracy_rate", "lg_transportation_cost_amount",
