@@ -324,6 +324,11 @@ DIRECT = {
     "lg_on_time_delivery_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE CAST(delivered_at AS DATE) <= promised_delivery_date), count(*)
                                                 FROM ships WHERE CAST(delivered_at AS DATE) BETWEEN {MONTH}"""),
     "lg_order_accuracy_rate": (LOGISTICS, "SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM accurate)), count(*) FROM shipped_month"),
+    "lg_fill_rate": (LOGISTICS, """SELECT sum(least(coalesce(sh.units, 0), l.quantity)), sum(l.quantity)
+                                   FROM shipped_month s JOIN staging.stg_storefront__order_lines l USING (order_id)
+                                   LEFT JOIN (SELECT sl.order_line_id, sl.sku, ships.order_id, sum(sl.quantity_shipped) AS units
+                                              FROM staging.stg_logistics__shipment_lines sl JOIN ships USING (shipment_id) GROUP BY ALL) sh
+                                       ON sh.order_line_id = l.order_line_id AND sh.sku = l.sku AND sh.order_id = l.order_id"""),
     "lg_transportation_cost_amount": (LOGISTICS, "SELECT usd, NULL FROM cost"),
     "lg_transportation_cost_per_order_amount": (LOGISTICS, "SELECT (SELECT usd FROM cost), (SELECT count(*) FROM shipped_month)"),
     "lg_transportation_cost_revenue_rate": (LOGISTICS, """SELECT (SELECT usd FROM cost),

@@ -24,7 +24,7 @@ CATALOGUE = {
                       "mf_cycle_time_seconds", "mf_scrap_rate", "mf_throughput_units_per_hour"],
     "marketing": ["mk_spend_amount", "mk_ctr_rate", "mk_cpc_amount", "mk_cpm_amount", "mk_conversion_rate", "mk_roas_rate",
                   "mk_roi_rate", "mk_cac_amount"],
-    "logistics": ["lg_on_time_delivery_rate", "lg_order_accuracy_rate", "lg_transportation_cost_amount",
+    "logistics": ["lg_on_time_delivery_rate", "lg_order_accuracy_rate", "lg_fill_rate", "lg_transportation_cost_amount",
                   "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate",
                   "lg_perfect_order_rate", "lg_return_rate", "lg_stockout_rate"],
     "storefront": ["sf_conversion_rate", "sf_cart_abandonment_rate", "sf_average_order_value_amount",

@@ -68,6 +68,8 @@ by_order_ship_date as (
         warehouse_id,
         count(*) as shipped_order_count,
         count_if(is_accurate) as accurate_order_count,
+        sum(ordered_units) as ordered_units,
+        sum(filled_units) as filled_units,
         sum(net_revenue_amount) as shipped_order_revenue_amount,
         sum(order_to_ship_seconds) / 3600.0 as order_to_ship_hours_sum
 
@@ -137,6 +139,8 @@ components as (
         cast(coalesce(s.shipping_cost_amount, 0) as decimal(38, 4)) as shipping_cost_amount,
         cast(coalesce(o.shipped_order_count, 0) as {{ dbt.type_bigint() }}) as shipped_order_count,
         cast(coalesce(o.accurate_order_count, 0) as {{ dbt.type_bigint() }}) as accurate_order_count,
+        cast(coalesce(o.ordered_units, 0) as {{ dbt.type_bigint() }}) as ordered_units,
+        cast(coalesce(o.filled_units, 0) as {{ dbt.type_bigint() }}) as filled_units,
         cast(coalesce(o.shipped_order_revenue_amount, 0) as decimal(38, 4)) as shipped_order_revenue_amount,
         cast(coalesce(o.order_to_ship_hours_sum, 0) as {{ type_double() }}) as order_to_ship_hours_sum,
         cast(coalesce(od.delivered_order_count, 0) as {{ dbt.type_bigint() }}) as delivered_order_count,
