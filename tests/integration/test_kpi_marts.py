@@ -336,6 +336,11 @@ DIRECT = {
     "lg_perfect_order_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE on_time AND order_id IN (SELECT order_id FROM accurate)
                                                     AND order_id NOT IN (SELECT order_id FROM staging.stg_logistics__returns WHERE reason = 'damaged')),
                                              count(*) FROM delivered_orders WHERE d BETWEEN {MONTH}"""),
+    "lg_otif_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE on_time
+                                        AND EXISTS (SELECT 1 FROM line_check c WHERE c.order_id = delivered_orders.order_id)
+                                        AND NOT EXISTS (SELECT 1 FROM line_check c WHERE c.order_id = delivered_orders.order_id AND NOT c.ok)
+                                        AND order_id NOT IN (SELECT order_id FROM unordered)),
+                                    count(*) FROM delivered_orders WHERE d BETWEEN {MONTH}"""),
     "lg_return_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM staging.stg_logistics__returns)), count(*)
                                       FROM delivered_orders WHERE d BETWEEN {MONTH}"""),
     "lg_stockout_rate": (LOGISTICS, "SELECT count(*) FILTER (WHERE on_hand - reserved <= 0), count(*) FROM snap"),

@@ -26,7 +26,7 @@ CATALOGUE = {
                   "mk_roi_rate", "mk_cac_amount"],
     "logistics": ["lg_on_time_delivery_rate", "lg_order_accuracy_rate", "lg_fill_rate", "lg_transportation_cost_amount",
                   "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate",
-                  "lg_perfect_order_rate", "lg_return_rate", "lg_stockout_rate"],
+                  "lg_perfect_order_rate", "lg_otif_rate", "lg_return_rate", "lg_stockout_rate"],
     "storefront": ["sf_conversion_rate", "sf_cart_abandonment_rate", "sf_average_order_value_amount",
                    "sf_net_revenue_amount", "sf_new_customer_rate", "sf_clv_12m_amount",
                    "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate",

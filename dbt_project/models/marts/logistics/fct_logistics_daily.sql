@@ -87,6 +87,7 @@ by_order_delivery_date as (
         warehouse_id,
         count(*) as delivered_order_count,
         count_if(is_perfect) as perfect_order_count,
+        count_if(is_on_time and is_complete_and_right) as on_time_in_full_order_count,
         count_if(has_return) as returned_order_count
 
     from orders
@@ -145,6 +146,7 @@ components as (
         cast(coalesce(o.order_to_ship_hours_sum, 0) as {{ type_double() }}) as order_to_ship_hours_sum,
         cast(coalesce(od.delivered_order_count, 0) as {{ dbt.type_bigint() }}) as delivered_order_count,
         cast(coalesce(od.perfect_order_count, 0) as {{ dbt.type_bigint() }}) as perfect_order_count,
+        cast(coalesce(od.on_time_in_full_order_count, 0) as {{ dbt.type_bigint() }}) as on_time_in_full_order_count,
         cast(coalesce(od.returned_order_count, 0) as {{ dbt.type_bigint() }}) as returned_order_count,
         cast(coalesce(r.refunded_return_count, 0) as {{ dbt.type_bigint() }}) as refunded_return_count,
         cast(coalesce(r.refund_lead_hours_sum, 0) as {{ type_double() }}) as refund_lead_hours_sum
