@@ -21,7 +21,7 @@ T = NullTreatment
 NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
 ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate", "sf_refund_rate")
-CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
+CS_CREATED = ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_escalation_rate", "cs_unanswered_tickets")
 MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds", "mf_throughput_units_per_hour")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")
 LG_SHIP = ("lg_transportation_cost_amount", "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate", "lg_order_to_ship_hours")
@@ -80,7 +80,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     # --- helpdesk -----------------------------------------------------------------------------
     ("tickets", "created_at"): T("the ticket has no created date: left out of the created-date KPIs and of resolution time; still counted by solve and survey dates (warn test stg_helpdesk__tickets_created_at_known)", (*CS_CREATED, "cs_resolution_minutes")),
     ("tickets", "updated_at"): T("ordered last among the versions of the ticket (the newest dated version wins)"),
-    ("tickets", "channel"): T("counted in the channel `unknown`, which has no SLA: never unanswered (warn test stg_helpdesk__tickets_channel_known)", (*CS_CREATED, "cs_first_contact_resolution_rate", "cs_resolution_minutes", "cs_csat_rate", "cs_csat_score", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("tickets", "channel"): T("counted in the channel `unknown`, which has no SLA: never unanswered, out of SLA attainment (warn test stg_helpdesk__tickets_channel_known)", (*CS_CREATED, "cs_first_contact_resolution_rate", "cs_resolution_minutes", "cs_csat_rate", "cs_csat_score", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
     ("tickets", "priority"): T(NO_KPI + " (SOP-CS-02 judges priority tickets only)"),
     ("tickets", "status"): T("the ticket counts as not solved (left out of resolution time and one-touch resolution) and never as unanswered; its solve events still count for first-contact resolution and reopen rate", ("cs_resolution_minutes", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
     ("tickets", "category"): T(NO_KPI + " (SOP-CS-01 reports solved tickets without one)"),
@@ -88,13 +88,13 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("tickets", "order_id"): T(NO_KPI),
     ("tickets", "assignee_id"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("tickets", "solved_at"): T("the solve events of the interactions give the solve dates; with none, the ticket is not solved", ("cs_first_contact_resolution_rate", "cs_resolution_minutes", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "ticket_id"): T("the interaction belongs to no ticket: in no KPI (warn test stg_helpdesk__ticket_interactions_ticket_known)", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "created_at"): T("gives its ticket no time (first response, solve dates); the ticket's counts (agent replies, reopened, escalated) still include it (warn test stg_helpdesk__ticket_interactions_created_at_known)", ("cs_first_response_minutes", "cs_resolution_minutes", "cs_first_contact_resolution_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "author_role"): T("not an agent's reply", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "ticket_id"): T("the interaction belongs to no ticket: in no KPI (warn test stg_helpdesk__ticket_interactions_ticket_known)", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "created_at"): T("gives its ticket no time (first response, solve dates); the ticket's counts (agent replies, reopened, escalated) still include it (warn test stg_helpdesk__ticket_interactions_created_at_known)", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_resolution_minutes", "cs_first_contact_resolution_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "author_role"): T("not an agent's reply", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
     ("ticket_interactions", "author_id"): T(NO_KPI),
     ("ticket_interactions", "channel"): T(NO_KPI + " (tickets are segmented by the ticket's channel)"),
-    ("ticket_interactions", "is_public"): T("not public: not a reply the customer saw", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "is_public"): T("not public: not a reply the customer saw", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
     ("ticket_interactions", "escalation_tier"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("ticket_interactions", "assignee_id"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("csat_responses", "ticket_id"): T("the answer counts in the channel `unknown`", ("cs_csat_rate", "cs_csat_score")),
@@ -193,8 +193,8 @@ UNMAPPED_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("orders", "status"): T("not cancelled unless cancelled_at is set: an order like any other", ORDER_KPIS),
     ("web_events", "event_type"): T("not an add-to-cart: the session does not count as a cart", ("sf_cart_abandonment_rate",)),
     ("tickets", "status"): T("neither solved nor closed: an open ticket (not solved, left out of resolution time and one-touch resolution; unanswered once past its channel's SLA without an agent reply)", ("cs_resolution_minutes", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "author_role"): T("not an agent: its messages are not agent replies", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "author_role"): T("not an agent: its messages are not agent replies", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
     ("shipments", "status"): T(NO_KPI.replace(" (NULL)", "") + " (KPIs read delivered_at and shipped_at; SOP-LG-01: handed to the carrier only when shipped_at is set)"),
     ("returns", "reason"): T("not a wrong-item, missing-item nor damaged return; still a return", ("lg_return_rate", "lg_order_accuracy_rate", "lg_perfect_order_rate")),
     ("qc_inspections", "result"): T(NO_KPI.replace(" (NULL)", "") + " (SOP-MF-02: not a failed inspection)"),

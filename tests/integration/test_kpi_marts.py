@@ -354,6 +354,8 @@ DIRECT = {
                                                  WHERE received_at IS NOT NULL AND CAST(refunded_at AS DATE) BETWEEN {MONTH}"""),
     "cs_first_response_minutes": (HELPDESK, f"""SELECT sum(date_diff('second', created_at, first_reply)) / 60, count(first_reply)
                                                  FROM per_ticket WHERE {_created}"""),
+    "cs_first_response_sla_rate": (HELPDESK, f"""SELECT count(*) FILTER (WHERE date_diff('second', p.created_at, p.first_reply) <= sla.minutes * 60), count(*)
+                                                  FROM per_ticket p JOIN sla USING (channel) WHERE {_created} AND p.first_reply IS NOT NULL"""),
     "cs_first_contact_resolution_rate": (HELPDESK, f"""SELECT count(*) FILTER (WHERE replies = 1 AND reopens = 0 AND escalations = 0), count(*)
                                                        FROM per_ticket WHERE replies >= 1 AND CAST(first_solve AS DATE) BETWEEN {MONTH}"""),
     "cs_resolution_minutes": (HELPDESK, f"""SELECT sum(date_diff('second', created_at, last_solve)) / 60, count(*)
