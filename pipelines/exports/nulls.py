@@ -21,8 +21,8 @@ T = NullTreatment
 NO_KPI = "read by no KPI: kept as delivered (NULL)"
 AOV_REV = ("sf_net_revenue_amount", "sf_average_order_value_amount")
 ORDER_KPIS = (*AOV_REV, "sf_new_customer_rate", "sf_order_count", "sf_units_per_order", "sf_discount_rate", "sf_discounted_order_rate", "sf_refund_rate")
-CS_CREATED = ("cs_first_response_minutes", "cs_escalation_rate", "cs_unanswered_tickets")
-MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds")
+CS_CREATED = ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_escalation_rate", "cs_unanswered_tickets")
+MF_TIME = ("mf_availability_rate", "mf_performance_rate", "mf_oee_rate", "mf_cycle_time_seconds", "mf_throughput_units_per_hour")
 MF_ALL = (*MF_TIME, "mf_quality_rate", "mf_scrap_rate")
 LG_SHIP = ("lg_transportation_cost_amount", "lg_transportation_cost_per_order_amount", "lg_transportation_cost_revenue_rate", "lg_order_to_ship_hours")
 
@@ -56,8 +56,8 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("orders", "cancelled_at"): T("not cancelled unless status is `cancelled`", ORDER_KPIS),
     ("orders", "refunded_at"): T("the refund has no refund date: left out of the refund-date sums", ("sf_net_revenue_amount", "sf_refund_rate", "sf_refunded_amount")),
     ("orders", "updated_at"): T("ordered last among the versions of the order (the newest dated version wins)"),
-    ("order_lines", "order_id"): T("the line belongs to no order: in no order's units, subtotal or fulfilment", ("sf_units_per_order", "lg_order_accuracy_rate")),
-    ("order_lines", "sku"): T("the line has no product: no cost of goods (as a missing unit cost); a shipped SKU never matches it (order not accurate)", ("sf_clv_12m_amount", "mk_roi_rate", "lg_order_accuracy_rate")),
+    ("order_lines", "order_id"): T("the line belongs to no order: in no order's units, subtotal or fulfilment", ("sf_units_per_order", "lg_order_accuracy_rate", "lg_fill_rate", "lg_otif_rate")),
+    ("order_lines", "sku"): T("the line has no product: no cost of goods (as a missing unit cost); a shipped SKU never matches it (order not accurate, the line unfilled)", ("sf_clv_12m_amount", "mk_roi_rate", "lg_order_accuracy_rate", "lg_fill_rate", "lg_otif_rate")),
     ("order_lines", "unit_price"): T("the line adds nothing to the subtotal the lines give (used only when the order has no subtotal)", AOV_REV),
     ("order_lines", "discount_amount"): T(NO_KPI + " (discounts are the order's discount_amount)"),
     ("order_lines", "created_at"): T(NO_KPI + " (lines are dated by their order)"),
@@ -80,7 +80,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     # --- helpdesk -----------------------------------------------------------------------------
     ("tickets", "created_at"): T("the ticket has no created date: left out of the created-date KPIs and of resolution time; still counted by solve and survey dates (warn test stg_helpdesk__tickets_created_at_known)", (*CS_CREATED, "cs_resolution_minutes")),
     ("tickets", "updated_at"): T("ordered last among the versions of the ticket (the newest dated version wins)"),
-    ("tickets", "channel"): T("counted in the channel `unknown`, which has no SLA: never unanswered (warn test stg_helpdesk__tickets_channel_known)", (*CS_CREATED, "cs_first_contact_resolution_rate", "cs_resolution_minutes", "cs_csat_rate", "cs_csat_score", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("tickets", "channel"): T("counted in the channel `unknown`, which has no SLA: never unanswered, out of SLA attainment (warn test stg_helpdesk__tickets_channel_known)", (*CS_CREATED, "cs_first_contact_resolution_rate", "cs_resolution_minutes", "cs_csat_rate", "cs_csat_score", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
     ("tickets", "priority"): T(NO_KPI + " (SOP-CS-02 judges priority tickets only)"),
     ("tickets", "status"): T("the ticket counts as not solved (left out of resolution time and one-touch resolution) and never as unanswered; its solve events still count for first-contact resolution and reopen rate", ("cs_resolution_minutes", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
     ("tickets", "category"): T(NO_KPI + " (SOP-CS-01 reports solved tickets without one)"),
@@ -88,13 +88,13 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("tickets", "order_id"): T(NO_KPI),
     ("tickets", "assignee_id"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("tickets", "solved_at"): T("the solve events of the interactions give the solve dates; with none, the ticket is not solved", ("cs_first_contact_resolution_rate", "cs_resolution_minutes", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "ticket_id"): T("the interaction belongs to no ticket: in no KPI (warn test stg_helpdesk__ticket_interactions_ticket_known)", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "created_at"): T("gives its ticket no time (first response, solve dates); the ticket's counts (agent replies, reopened, escalated) still include it (warn test stg_helpdesk__ticket_interactions_created_at_known)", ("cs_first_response_minutes", "cs_resolution_minutes", "cs_first_contact_resolution_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "author_role"): T("not an agent's reply", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "ticket_id"): T("the interaction belongs to no ticket: in no KPI (warn test stg_helpdesk__ticket_interactions_ticket_known)", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "created_at"): T("gives its ticket no time (first response, solve dates); the ticket's counts (agent replies, reopened, escalated) still include it (warn test stg_helpdesk__ticket_interactions_created_at_known)", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_resolution_minutes", "cs_first_contact_resolution_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "author_role"): T("not an agent's reply", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
     ("ticket_interactions", "author_id"): T(NO_KPI),
     ("ticket_interactions", "channel"): T(NO_KPI + " (tickets are segmented by the ticket's channel)"),
-    ("ticket_interactions", "is_public"): T("not public: not a reply the customer saw", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "is_public"): T("not public: not a reply the customer saw", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
     ("ticket_interactions", "escalation_tier"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("ticket_interactions", "assignee_id"): T(NO_KPI + " (SOP-CS-02 hand-off check)"),
     ("csat_responses", "ticket_id"): T("the answer counts in the channel `unknown`", ("cs_csat_rate", "cs_csat_score")),
@@ -111,7 +111,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("production_runs", "planned_downtime_minutes"): T("no planned stop: the whole scheduled window is planned production time", MF_TIME),
     ("production_runs", "ideal_cycle_seconds"): T("the run adds nothing to the ideal-time numerators; its times stay in the denominators", ("mf_performance_rate", "mf_oee_rate")),
     ("production_runs", "total_count"): T("the run adds no units to the totals (denominators); its good and scrapped units still count", ("mf_quality_rate", "mf_scrap_rate", "mf_performance_rate", "mf_cycle_time_seconds")),
-    ("production_runs", "good_count"): T("its units count in the total with no good units", ("mf_quality_rate", "mf_oee_rate")),
+    ("production_runs", "good_count"): T("its units count in the total with no good units", ("mf_quality_rate", "mf_oee_rate", "mf_throughput_units_per_hour")),
     ("production_runs", "scrap_count"): T("the run adds nothing to the scrap numerator", ("mf_scrap_rate",)),
     ("production_runs", "rework_count"): T(NO_KPI),
     ("downtime_events", "line_id"): T(NO_KPI + " (stops are a run's, by run_id)"),
@@ -150,7 +150,7 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     # --- finance ------------------------------------------------------------------------------
     ("fx_rates", "rate"): T("no rate that day: the previous day's rate carries forward; amounts without any rate are left out of the sums", ("sf_net_revenue_amount", "mk_spend_amount", "lg_transportation_cost_amount")),
     # --- logistics ----------------------------------------------------------------------------
-    ("shipments", "order_id"): T("the shipment belongs to no order: counted in the shipment KPIs, in no order KPI", ("lg_order_accuracy_rate", "lg_perfect_order_rate", "lg_return_rate", "lg_transportation_cost_per_order_amount")),
+    ("shipments", "order_id"): T("the shipment belongs to no order: counted in the shipment KPIs, in no order KPI", ("lg_order_accuracy_rate", "lg_fill_rate", "lg_perfect_order_rate", "lg_otif_rate", "lg_return_rate", "lg_transportation_cost_per_order_amount")),
     ("shipments", "warehouse_id"): T("counted in the warehouse `unknown`", ("lg_on_time_delivery_rate", *LG_SHIP)),
     ("shipments", "carrier"): T("counted in the carrier `unknown`", ("lg_on_time_delivery_rate", *LG_SHIP)),
     ("shipments", "service_level"): T(NO_KPI),
@@ -158,15 +158,15 @@ NULL_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("shipments", "status"): T("delivered when delivered_at is set, shipped when shipped_at is set", ("lg_on_time_delivery_rate", *LG_SHIP)),
     ("shipments", "created_at"): T(NO_KPI),
     ("shipments", "shipped_at"): T("a delivered shipment counts for on-time delivery; left out of the KPIs that need the hand-over time and its order out of the order KPIs (warn test int_logistics_shipments_delivered_has_shipped_at)", (*LG_SHIP, "lg_ship_to_delivery_hours")),
-    ("shipments", "promised_delivery_date"): T("the delivered shipment is not on time (no promise kept)", ("lg_on_time_delivery_rate", "lg_perfect_order_rate")),
-    ("shipments", "delivered_at"): T("not delivered yet: in no delivery-date KPI", ("lg_on_time_delivery_rate", "lg_perfect_order_rate", "lg_return_rate", "lg_ship_to_delivery_hours")),
+    ("shipments", "promised_delivery_date"): T("the delivered shipment is not on time (no promise kept)", ("lg_on_time_delivery_rate", "lg_perfect_order_rate", "lg_otif_rate")),
+    ("shipments", "delivered_at"): T("not delivered yet: in no delivery-date KPI", ("lg_on_time_delivery_rate", "lg_perfect_order_rate", "lg_otif_rate", "lg_return_rate", "lg_ship_to_delivery_hours")),
     ("shipments", "shipping_cost"): T("the shipment adds nothing to the cost sums", LG_SHIP[:3]),
     ("shipments", "currency"): T("no FX rate: the cost is left out of the sums", LG_SHIP[:3]),
     ("shipments", "weight_kg"): T(NO_KPI),
     ("shipments", "updated_at"): T("ordered last among the versions of the shipment (the newest dated version wins)"),
-    ("shipment_lines", "shipment_id"): T("the line belongs to no shipment: no order's shipped units, no demand", ("lg_order_accuracy_rate", "lg_inventory_days_of_supply")),
-    ("shipment_lines", "sku"): T("a wrong SKU for its order line (order not accurate); no SKU's demand", ("lg_order_accuracy_rate", "lg_perfect_order_rate", "lg_inventory_days_of_supply")),
-    ("shipment_lines", "quantity_shipped"): T("no units shipped: the order line is short (order not accurate)", ("lg_order_accuracy_rate", "lg_inventory_days_of_supply")),
+    ("shipment_lines", "shipment_id"): T("the line belongs to no shipment: no order's shipped units, no demand", ("lg_order_accuracy_rate", "lg_fill_rate", "lg_otif_rate", "lg_inventory_days_of_supply")),
+    ("shipment_lines", "sku"): T("a wrong SKU for its order line (order not accurate, the line unfilled); no SKU's demand", ("lg_order_accuracy_rate", "lg_fill_rate", "lg_perfect_order_rate", "lg_otif_rate", "lg_inventory_days_of_supply")),
+    ("shipment_lines", "quantity_shipped"): T("no units shipped: the order line is short (order not accurate, its units unfilled)", ("lg_order_accuracy_rate", "lg_fill_rate", "lg_otif_rate", "lg_inventory_days_of_supply")),
     ("shipment_lines", "created_at"): T(NO_KPI + " (lines are dated by their shipment)"),
     ("returns", "order_id"): T("the return belongs to no order: in no order's return", ("lg_return_rate", "lg_perfect_order_rate", "lg_order_accuracy_rate", "lg_refund_lead_time_hours")),
     ("returns", "order_line_id"): T(NO_KPI + " (returns count per order)"),
@@ -193,8 +193,8 @@ UNMAPPED_TREATMENTS: dict[tuple[str, str], NullTreatment] = {
     ("orders", "status"): T("not cancelled unless cancelled_at is set: an order like any other", ORDER_KPIS),
     ("web_events", "event_type"): T("not an add-to-cart: the session does not count as a cart", ("sf_cart_abandonment_rate",)),
     ("tickets", "status"): T("neither solved nor closed: an open ticket (not solved, left out of resolution time and one-touch resolution; unanswered once past its channel's SLA without an agent reply)", ("cs_resolution_minutes", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "author_role"): T("not an agent: its messages are not agent replies", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
-    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "author_role"): T("not an agent: its messages are not agent replies", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_unanswered_tickets", "cs_one_touch_resolution_rate")),
+    ("ticket_interactions", "event_type"): T("not a message, solve, reopen or escalation: in no count", ("cs_first_response_minutes", "cs_first_response_sla_rate", "cs_first_contact_resolution_rate", "cs_escalation_rate", "cs_reopen_rate", "cs_one_touch_resolution_rate")),
     ("shipments", "status"): T(NO_KPI.replace(" (NULL)", "") + " (KPIs read delivered_at and shipped_at; SOP-LG-01: handed to the carrier only when shipped_at is set)"),
     ("returns", "reason"): T("not a wrong-item, missing-item nor damaged return; still a return", ("lg_return_rate", "lg_order_accuracy_rate", "lg_perfect_order_rate")),
     ("qc_inspections", "result"): T(NO_KPI.replace(" (NULL)", "") + " (SOP-MF-02: not a failed inspection)"),

@@ -320,9 +320,15 @@ DIRECT = {
     "mf_oee_rate": (MANUFACTURING, "SELECT ideal_good, ppt FROM m"),
     "mf_cycle_time_seconds": (MANUFACTURING, "SELECT run_s, total FROM m"),
     "mf_scrap_rate": (MANUFACTURING, "SELECT scrap, total FROM m"),
+    "mf_throughput_units_per_hour": (MANUFACTURING, "SELECT good * 3600, run_s FROM m"),
     "lg_on_time_delivery_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE CAST(delivered_at AS DATE) <= promised_delivery_date), count(*)
                                                 FROM ships WHERE CAST(delivered_at AS DATE) BETWEEN {MONTH}"""),
     "lg_order_accuracy_rate": (LOGISTICS, "SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM accurate)), count(*) FROM shipped_month"),
+    "lg_fill_rate": (LOGISTICS, """SELECT sum(least(coalesce(sh.units, 0), l.quantity)), sum(l.quantity)
+                                   FROM shipped_month s JOIN staging.stg_storefront__order_lines l USING (order_id)
+                                   LEFT JOIN (SELECT sl.order_line_id, sl.sku, ships.order_id, sum(sl.quantity_shipped) AS units
+                                              FROM staging.stg_logistics__shipment_lines sl JOIN ships USING (shipment_id) GROUP BY ALL) sh
+                                       ON sh.order_line_id = l.order_line_id AND sh.sku = l.sku AND sh.order_id = l.order_id"""),
     "lg_transportation_cost_amount": (LOGISTICS, "SELECT usd, NULL FROM cost"),
     "lg_transportation_cost_per_order_amount": (LOGISTICS, "SELECT (SELECT usd FROM cost), (SELECT count(*) FROM shipped_month)"),
     "lg_transportation_cost_revenue_rate": (LOGISTICS, """SELECT (SELECT usd FROM cost),
@@ -330,6 +336,11 @@ DIRECT = {
     "lg_perfect_order_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE on_time AND order_id IN (SELECT order_id FROM accurate)
                                                     AND order_id NOT IN (SELECT order_id FROM staging.stg_logistics__returns WHERE reason = 'damaged')),
                                              count(*) FROM delivered_orders WHERE d BETWEEN {MONTH}"""),
+    "lg_otif_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE on_time
+                                        AND EXISTS (SELECT 1 FROM line_check c WHERE c.order_id = delivered_orders.order_id)
+                                        AND NOT EXISTS (SELECT 1 FROM line_check c WHERE c.order_id = delivered_orders.order_id AND NOT c.ok)
+                                        AND order_id NOT IN (SELECT order_id FROM unordered)),
+                                    count(*) FROM delivered_orders WHERE d BETWEEN {MONTH}"""),
     "lg_return_rate": (LOGISTICS, f"""SELECT count(*) FILTER (WHERE order_id IN (SELECT order_id FROM staging.stg_logistics__returns)), count(*)
                                       FROM delivered_orders WHERE d BETWEEN {MONTH}"""),
     "lg_stockout_rate": (LOGISTICS, "SELECT count(*) FILTER (WHERE on_hand - reserved <= 0), count(*) FROM snap"),
@@ -343,6 +354,8 @@ DIRECT = {
                                                  WHERE received_at IS NOT NULL AND CAST(refunded_at AS DATE) BETWEEN {MONTH}"""),
     "cs_first_response_minutes": (HELPDESK, f"""SELECT sum(date_diff('second', created_at, first_reply)) / 60, count(first_reply)
                                                  FROM per_ticket WHERE {_created}"""),
+    "cs_first_response_sla_rate": (HELPDESK, f"""SELECT count(*) FILTER (WHERE date_diff('second', p.created_at, p.first_reply) <= sla.minutes * 60), count(*)
+                                                  FROM per_ticket p JOIN sla USING (channel) WHERE {_created} AND p.first_reply IS NOT NULL"""),
     "cs_first_contact_resolution_rate": (HELPDESK, f"""SELECT count(*) FILTER (WHERE replies = 1 AND reopens = 0 AND escalations = 0), count(*)
                                                        FROM per_ticket WHERE replies >= 1 AND CAST(first_solve AS DATE) BETWEEN {MONTH}"""),
     "cs_resolution_minutes": (HELPDESK, f"""SELECT sum(date_diff('second', created_at, last_solve)) / 60, count(*)

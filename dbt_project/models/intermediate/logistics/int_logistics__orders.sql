@@ -3,7 +3,8 @@
     its shipments are), on time (every shipment by its promised date), accurate (every ordered
     line shipped with the right SKU and full quantity, nothing shipped that was not ordered,
     no return for a wrong or missing item) and perfect (delivered on time, accurate, no return
-    as damaged), per KPI_CATALOG.md (WERC order accuracy, SCOR perfect order, per order). -#}
+    as damaged), per KPI_CATALOG.md (WERC order accuracy, SCOR perfect order, per order); its
+    units ordered and filled (the ordered SKU shipped, up to each line's quantity: fill rate). -#}
 
 with
 
@@ -91,7 +92,16 @@ line_accuracy as (
                     and coalesce(shipped_units.wrong_sku_units, 0) = 0 then 1
                 else 0
             end
-        ) as accurate_line_count
+        ) as accurate_line_count,
+        sum(order_lines.quantity) as ordered_units,
+        -- units of the ordered SKU shipped, up to the line's quantity (an over-shipment fills no other line)
+        sum(
+            case
+                when coalesce(shipped_units.right_sku_units, 0) < order_lines.quantity
+                    then coalesce(shipped_units.right_sku_units, 0)
+                else order_lines.quantity
+            end
+        ) as filled_units
     from order_lines
     left join shipped_units
         on order_lines.order_line_id = shipped_units.order_line_id
@@ -147,6 +157,8 @@ flags as (
         coalesce(line_accuracy.ordered_line_count, 0) > 0
             and line_accuracy.accurate_line_count = line_accuracy.ordered_line_count
             and coalesce(unordered_lines.unordered_line_count, 0) = 0 as is_complete_and_right,
+        coalesce(line_accuracy.ordered_units, 0) as ordered_units,
+        coalesce(line_accuracy.filled_units, 0) as filled_units,
         coalesce(order_returns.return_count, 0) > 0 as has_return,
         coalesce(order_returns.wrong_or_missing_return_count, 0) > 0 as has_wrong_or_missing_item_return,
         coalesce(order_returns.damaged_return_count, 0) > 0 as has_damaged_return,
@@ -183,6 +195,9 @@ final as (
         -- net revenue of the order (subtotal − discounts, base currency at the order date)
         net_revenue_amount,
         {{ dbt.datediff('ordered_at', 'shipped_at', 'second') }} as order_to_ship_seconds,
+        -- units on the order's lines, and those shipped with the ordered SKU up to each line's quantity
+        ordered_units,
+        filled_units,
 
         ---------- booleans
         is_delivered,

@@ -27,6 +27,11 @@ by_created_date as (
         -- fractional doubles differs in the last digit from run to run.
         sum(first_response_seconds) / 60.0 as first_response_minutes_sum,
         count(first_response_seconds) as answered_ticket_count,
+        -- first reply within the channel's first-response SLA (seed channel_sla); a channel
+        -- without an SLA is in neither count
+        count_if(first_response_seconds <= first_response_sla_minutes * 60) as answered_within_sla_ticket_count,
+        count_if(first_response_seconds is not null and first_response_sla_minutes is not null)
+            as answered_with_sla_ticket_count,
         count_if(is_escalated) as escalated_ticket_count,
         count(*) as created_ticket_count,
         count_if(is_unanswered_past_sla) as unanswered_past_sla_ticket_count
@@ -114,6 +119,10 @@ components as (
             as first_response_minutes_sum,
         cast(coalesce(by_created_date.answered_ticket_count, 0) as {{ dbt.type_bigint() }})
             as answered_ticket_count,
+        cast(coalesce(by_created_date.answered_within_sla_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as answered_within_sla_ticket_count,
+        cast(coalesce(by_created_date.answered_with_sla_ticket_count, 0) as {{ dbt.type_bigint() }})
+            as answered_with_sla_ticket_count,
 
         cast(coalesce(by_first_solved_date.first_contact_resolution_ticket_count, 0) as {{ dbt.type_bigint() }})
             as first_contact_resolution_ticket_count,

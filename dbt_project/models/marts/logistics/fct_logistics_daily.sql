@@ -68,6 +68,8 @@ by_order_ship_date as (
         warehouse_id,
         count(*) as shipped_order_count,
         count_if(is_accurate) as accurate_order_count,
+        sum(ordered_units) as ordered_units,
+        sum(filled_units) as filled_units,
         sum(net_revenue_amount) as shipped_order_revenue_amount,
         sum(order_to_ship_seconds) / 3600.0 as order_to_ship_hours_sum
 
@@ -85,6 +87,7 @@ by_order_delivery_date as (
         warehouse_id,
         count(*) as delivered_order_count,
         count_if(is_perfect) as perfect_order_count,
+        count_if(is_on_time and is_complete_and_right) as on_time_in_full_order_count,
         count_if(has_return) as returned_order_count
 
     from orders
@@ -137,10 +140,13 @@ components as (
         cast(coalesce(s.shipping_cost_amount, 0) as decimal(38, 4)) as shipping_cost_amount,
         cast(coalesce(o.shipped_order_count, 0) as {{ dbt.type_bigint() }}) as shipped_order_count,
         cast(coalesce(o.accurate_order_count, 0) as {{ dbt.type_bigint() }}) as accurate_order_count,
+        cast(coalesce(o.ordered_units, 0) as {{ dbt.type_bigint() }}) as ordered_units,
+        cast(coalesce(o.filled_units, 0) as {{ dbt.type_bigint() }}) as filled_units,
         cast(coalesce(o.shipped_order_revenue_amount, 0) as decimal(38, 4)) as shipped_order_revenue_amount,
         cast(coalesce(o.order_to_ship_hours_sum, 0) as {{ type_double() }}) as order_to_ship_hours_sum,
         cast(coalesce(od.delivered_order_count, 0) as {{ dbt.type_bigint() }}) as delivered_order_count,
         cast(coalesce(od.perfect_order_count, 0) as {{ dbt.type_bigint() }}) as perfect_order_count,
+        cast(coalesce(od.on_time_in_full_order_count, 0) as {{ dbt.type_bigint() }}) as on_time_in_full_order_count,
         cast(coalesce(od.returned_order_count, 0) as {{ dbt.type_bigint() }}) as returned_order_count,
         cast(coalesce(r.refunded_return_count, 0) as {{ dbt.type_bigint() }}) as refunded_return_count,
         cast(coalesce(r.refund_lead_hours_sum, 0) as {{ type_double() }}) as refund_lead_hours_sum
