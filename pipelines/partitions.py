@@ -1,8 +1,8 @@
 """Daily partitions and the date window an incremental dbt run rebuilds.
 
 A partition is a business day. The raw assets of the daily exports are partitioned by it (one
-file a day); the dbt steps are not (their marts are rebuilt whole), but a run for a day (or a
-range of days, one run per backfill) hands dbt the window `min_date..max_date` of the run's
+file a day); the dbt steps are not (their marts are rebuilt whole), but a run for a day (or for
+a range of days: `kpi run --partition FIRST..LAST`) hands dbt the window `min_date..max_date` of the run's
 partitions (in the environment, KPI_WINDOW_MIN_DATE/MAX_DATE: pipelines/transform.py; the same
 days as `--vars` for a hand-run dbt), and the incremental models rebuild only those days.
 

@@ -66,7 +66,9 @@ def webserver(tmp_path):
     # `make demo` uses the exports already in the landing folder: a small world, quick to refresh.
     generate_demo_exports(tmp_path / "landing", days=DEMO_DAYS, scale=0.2, seed=3, progress=None)
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "KPI_LANDING_DIR": str(tmp_path / "landing"),
+    # Without KPI_PARTITIONS_START (`make test` sets it): the partitions start on the data's first day.
+    env = {**{k: v for k, v in os.environ.items() if k != "KPI_PARTITIONS_START"},
+           "DAGSTER_HOME": str(tmp_path / "dagster_home"), "KPI_LANDING_DIR": str(tmp_path / "landing"),
            "KPI_WAREHOUSE_PATH": str(tmp_path / "warehouse" / "kpi.duckdb"),
            "KPI_SERVING_PATH": str(tmp_path / "serving" / "kpi.duckdb"), "KPI_SOP_DOCS_DIR": str(tmp_path / "sop_docs")}
     demo = subprocess.run(["make", "--no-print-directory", "demo"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
