@@ -4,11 +4,19 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
+import pytest
 
 from pipelines.exports import BY_NAME
 from pipelines.partitions import NO_DATA_START, covered_partitions, daily_partitions, data_days
 from pipelines.settings import Settings
 from tests.conftest import write_csv
+
+
+@pytest.fixture
+def settings(settings, monkeypatch) -> Settings:
+    """The temp folders, without the KPI_PARTITIONS_START that `make test` sets."""
+    monkeypatch.delenv("KPI_PARTITIONS_START", raising=False)
+    return Settings.from_env()
 
 
 def _deliver(settings, export: str, days: list[str]) -> None:
