@@ -200,7 +200,8 @@ def publish_after_held_domain(context: dg.RunFailureSensorContext):
     held = held_by_run(run.run_id)
     if not held:
         return dg.SkipReason(f"run {run.run_id[:8]} held no domain back")
-    return dg.RunRequest(run_key=f"publish-after-{run.run_id}", partition_key=run.tags.get("dagster/partition"),
+    # publish_kpis is not partitioned (the dbt steps and serving are not): it reads the warehouse as it is.
+    return dg.RunRequest(run_key=f"publish-after-{run.run_id}",
                          tags={"kpi/trigger": "held_domain", "kpi/after_run": run.run_id,
                                "kpi/held_marts": ",".join(h.mart for h in held)[:200]})
 

@@ -1,9 +1,15 @@
 """Daily partitions and the date window an incremental dbt run rebuilds.
 
-A partition is a business day. The raw asset of a daily export and the dbt steps are
-partitioned by it; a run for a day (or a range of days, one run per backfill) hands dbt the
-window `min_date..max_date` (in the environment, KPI_WINDOW_MIN_DATE/MAX_DATE: pipelines/transform.py;
-the same days as `--vars` for a hand-run dbt), and the incremental models rebuild only those days.
+A partition is a business day. The raw assets of the daily exports are partitioned by it (one
+file a day); the dbt steps are not (their marts are rebuilt whole), but a run for a day (or for
+a range of days: `kpi run --partition FIRST..LAST`) hands dbt the window `min_date..max_date` of the run's
+partitions (in the environment, KPI_WINDOW_MIN_DATE/MAX_DATE: pipelines/transform.py; the same
+days as `--vars` for a hand-run dbt), and the incremental models rebuild only those days.
+
+The partitions start on the data's first day (`data_days`), or KPI_PARTITIONS_START: Dagster fixes
+a partitions definition when it loads the code, so a process started before the first delivery
+(or before older days were delivered) shows the new days after a reload of the code location.
+A full refresh marks every day of the data (`covered_partitions`): one event per raw asset and day.
 
 The window is widened so that a nightly run stays equal to a full refresh:
   - `lookback_days` before the first day: late events (a session's web events after midnight,
@@ -25,15 +31,63 @@ from .ops_tables import REFRESH_LOG
 from .settings import Settings, get_settings
 
 
+# The first partition while the landing folder holds no dated daily file (and KPI_PARTITIONS_START is unset).
+NO_DATA_START = "2024-01-01"
+
+
+def data_days(landing_dir: Path) -> tuple[dt.date, dt.date] | None:
+    """The data's days in the landing folder, from the daily exports' file names (the date in a
+    name, as the raw zone reads it): the first day every daily export with files has delivered
+    (before it, some export has no data: no day to offer for a backfill) and the newest day
+    delivered. None without a dated daily file."""
+    from .raw_zone import export_date_of
+
+    firsts, lasts = [], []
+    for e in EXPORTS:
+        if e.cadence != "daily":
+            continue
+        # The contract's file names (plain or gzip-compressed); not pipelines.ingest's discover_files,
+        # which imports this module.
+        names = [p.name for glob in (e.file_glob, f"{e.file_glob}.gz") for p in Path(landing_dir).glob(glob)]
+        days = sorted(d for d in (_day(export_date_of(n, "")) for n in names) if d)
+        if days:
+            firsts.append(days[0])
+            lasts.append(days[-1])
+    if not firsts:
+        return None
+    return max(firsts), max(lasts)
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:  # no date in the name, or not a real one (2026-13-01)
+        return None
+
+
 def daily_partitions(settings: Settings | None = None) -> dg.DailyPartitionsDefinition:
     s = settings or get_settings()
+    days = None if s.partitions_start else data_days(s.landing_dir)
+    start = s.partitions_start or (days[0].isoformat() if days else NO_DATA_START)
     # end_offset 0: the newest partition is the last complete business day (yesterday).
-    return dg.DailyPartitionsDefinition(start_date=s.partitions_start, timezone=s.business_timezone)
+    return dg.DailyPartitionsDefinition(start_date=start, timezone=s.business_timezone)
 
 
 DAILY = daily_partitions()
 # A backfill of many days is one run: dbt rebuilds the whole window once, not day by day.
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def covered_partitions(settings: Settings | None = None, partitions: dg.PartitionsDefinition | None = None) -> str | None:
+    """The partitions a full refresh covers, `FIRST..LAST` (`kpi run --partition`'s form): the data's
+    days in the landing folder within the partitions (DAILY). None without data in them."""
+    s = settings or get_settings()
+    days = data_days(s.landing_dir)
+    keys = (partitions or DAILY).get_partition_keys()
+    if days is None or not keys:
+        return None
+    first, last = max(days[0].isoformat(), keys[0]), min(days[1].isoformat(), keys[-1])
+    return f"{first}..{last}" if first <= last else None
 
 
 @dataclass(frozen=True)
@@ -69,7 +123,9 @@ def oldest_date_loaded_since_last_refresh(warehouse_path: Path) -> dt.date | Non
 
 
 def run_window(context, settings: Settings | None = None) -> Window | None:
-    """The window of a partitioned run (None for an unpartitioned run: rebuild everything)."""
+    """The window of a partitioned run (None for an unpartitioned run: rebuild everything). The
+    partitions are the run's (Dagster reads them from its tags): an unpartitioned dbt step in a run
+    of a day gets that day's window."""
     if not context.has_partition_key and not context.has_partition_key_range:
         return None
     s = settings or get_settings()

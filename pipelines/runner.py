@@ -26,7 +26,8 @@ class _ProgressHandler(logging.Handler):
     def __init__(self, stream_print=print):
         super().__init__(level=logging.DEBUG)
         self.print = stream_print
-        self.counts = {"assets": 0, "checks_passed": 0, "checks_failed": 0}
+        self.counts = {"assets": 0, "partitions": 0, "checks_passed": 0, "checks_failed": 0}
+        self.materialized: set = set()
         # Wall-clock seconds per step (for KPI_TIMINGS_PATH / `kpi bench`).
         self.step_started: dict[str, float] = {}
         self.step_seconds: dict[str, float] = {}
@@ -62,8 +63,13 @@ class _ProgressHandler(logging.Handler):
             return
         kind = event.event_type_value
         if kind == "ASSET_MATERIALIZATION":
-            self.counts["assets"] += 1
             m = event.event_specific_data.materialization
+            # A run of many days materializes a partitioned asset once per day: one line per asset.
+            self.counts["partitions"] += m.partition is not None
+            if m.asset_key in self.materialized:
+                return
+            self.materialized.add(m.asset_key)
+            self.counts["assets"] += 1
             md = m.metadata
             facts = [f"{k}={md[k].value:,}" for k in ("rows_loaded", "rows_rejected", "dagster/row_count") if k in md]
             self.print(f"  ✓ {m.asset_key.to_user_string():<55} {' '.join(facts)}")
@@ -168,7 +174,8 @@ def partition_tags(partitions: str | None) -> dict[str, str]:
     for day in (first, last):
         if day not in keys:
             raise ValueError(f"partition {day!r}: not a day of the daily partitions "
-                             f"({DAILY.start:%Y-%m-%d} up to yesterday, YYYY-MM-DD; KPI_PARTITIONS_START sets the first)")
+                             f"({DAILY.start:%Y-%m-%d} up to yesterday, YYYY-MM-DD: the data's first day when the code was "
+                             f"loaded, or KPI_PARTITIONS_START)")
     if first > last:
         raise ValueError(f"partition range {partitions!r}: the first day is after the last")
     if first == last:
@@ -181,7 +188,8 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
     """Run a job; progress goes to print_fn (default: stdout), dbt's own log to a file beside the warehouse.
 
     `partitions`: a day or `FIRST..LAST` (one run; the incremental dbt models rebuild that window).
-    Without it, a full refresh: the run of the newest day with `full_refresh` (every day rebuilt).
+    Without it, a full refresh: one run of the data's days in the landing folder (partitions.covered_partitions)
+    with `full_refresh` (every day rebuilt).
     `full_refresh` (default: when no partition is given) rebuilds the incremental models from scratch.
     `executor`: `in_process` (every step in this process) or `celery` (every step on a Celery worker,
     pipelines/distributed.py); default KPI_EXECUTOR.
@@ -211,11 +219,12 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
     if full_refresh is None:
         full_refresh = not partitions
     if not partitions and job.partitions_def is not None:
-        # Dagster cannot run partitioned assets with partitioned parents outside a partition: a
-        # full refresh is the newest day's run with --full-refresh (dbt rebuilds every day).
-        partitions = job.partitions_def.get_last_partition_key()
+        # A full refresh is one run of every day of the data (its raw assets' partitions all marked),
+        # with --full-refresh (dbt rebuilds every day); the newest day's run before any data.
+        from .partitions import covered_partitions
+
+        partitions = covered_partitions(settings) or job.partitions_def.get_last_partition_key()
     tags = partition_tags(partitions)
-    tags_of_run = dict(tags)
     run_config: dict = {"loggers": {"progress": {}}}
     if full_refresh:
         run_config["resources"] = {"dbt_build": {"config": {"full_refresh": True}}}
@@ -256,9 +265,7 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
                 publish_config = {k: v for k, v in run_config.items() if k in ("loggers", "resources")}
                 published = defs.resolve_job_def("publish_kpis").with_logger_defs({"progress": progress_logger}) \
                     .execute_in_process(instance=instance, raise_on_error=False, run_config=publish_config,
-                                        partition_key=tags_of_run.get("dagster/partition"),
-                                        tags={**process_tags(), **{k: v for k, v in tags_of_run.items() if k != "dagster/partition"},
-                                              "kpi/trigger": "held_domain", "kpi/after_run": run_id})
+                                        tags={**process_tags(), "kpi/trigger": "held_domain", "kpi/after_run": run_id})
                 print_fn(f"  {'published' if published.success else '! publish FAILED'}: the other domains' fresh "
                          f"KPIs (run {published.run_id[:8]})")
     if alerts:  # each alert is in ops.alerts and the run log; the console gets one line, not its JSON
@@ -271,8 +278,9 @@ def run_job(job_name: str = "refresh_all", *, print_fn=None, partitions: str | N
     c = handler.counts
     status = "succeeded" if success else "FAILED"
     where = " on Celery workers" if executor == "celery" else ""
+    days = f" ({c['partitions']:,} asset partitions)" if c["partitions"] > c["assets"] else ""
     print_fn(
-        f"run {run_id[:8]} {status}{where} in {time.perf_counter() - t0:.1f}s: {c['assets']} assets materialized, "
+        f"run {run_id[:8]} {status}{where} in {time.perf_counter() - t0:.1f}s: {c['assets']} assets materialized{days}, "
         f"{c['checks_passed']} checks passed, {c['checks_failed']} failed (dbt log: {run_log})"
     )
     return success

@@ -96,7 +96,7 @@ class Settings:
     sop_docs_dir: Path
     sop_gates: bool
     nightly_cron: str
-    partitions_start: str
+    partitions_start: str | None
     lookback_days: int
     duckdb_memory_limit: str = "2GB"
     executor: str = "in_process"
@@ -134,8 +134,9 @@ class Settings:
             # SOP gates on (default). `off` only to measure what they cost: no checks, one dbt build.
             sop_gates=_on("KPI_SOP_GATES", True),
             nightly_cron=os.environ.get("KPI_NIGHTLY_CRON") or "0 2 * * *",
-            # First day of the daily partitions (a backfill cannot start earlier).
-            partitions_start=os.environ.get("KPI_PARTITIONS_START") or "2024-01-01",
+            # First day of the daily partitions (a backfill cannot start earlier); unset: the data's
+            # first day in the landing folder (pipelines/partitions.py).
+            partitions_start=os.environ.get("KPI_PARTITIONS_START") or None,
             # A nightly run recomputes this many days before its partition: late events land there.
             lookback_days=_non_negative_int("KPI_INCREMENTAL_LOOKBACK_DAYS", 3),
             duckdb_memory_limit=_memory_limit(os.environ.get("KPI_DUCKDB_MEMORY_LIMIT") or "2GB"),

@@ -18,7 +18,7 @@ from . import dbt_in_process
 from .dbt_checks import describe_dbt_test, leading_comment
 from .ingest import DUCKDB_WRITER_POOL
 from .kpis import with_kpi_metadata
-from .partitions import DAILY, SINGLE_RUN, run_window
+from .partitions import run_window
 from .settings import DBT_PROJECT_DIR, get_settings, scoped_environ
 from .sop.refresh import SopGates, after_core_step, record_marts_built, unselected_gate_views
 
@@ -210,8 +210,10 @@ DBT_STEPS: dict[str, tuple[str, str]] = {  # step -> (dbt --select, dbt --exclud
 
 
 def _dbt_step(name: str, select: str, exclude: str) -> dg.AssetsDefinition:
+    # Not partitioned: the marts are rebuilt whole, and one event per model and day would cost more
+    # than the build (docs/performance.md). A run of days still gets their window (run_window).
     @dbt_assets(manifest=dbt_manifest(), select=select, exclude=exclude, name=name, project=dbt_project, dagster_dbt_translator=translator,
-                pool=DUCKDB_WRITER_POOL, partitions_def=DAILY, backfill_policy=SINGLE_RUN, op_tags={"kind": "dbt"})
+                pool=DUCKDB_WRITER_POOL, op_tags={"kind": "dbt"})
     def _step(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_build: DbtBuildOptions, sop_gates: SopGates):
         window_args, environ = dbt_step_environ(context, dbt_build)
         built: list[dg.AssetKey] = []

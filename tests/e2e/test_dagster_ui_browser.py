@@ -1,9 +1,11 @@
-"""The Dagster UI as a data engineer meets it: `make dev`'s webserver driven by headless Chromium.
+"""The Dagster UI as a data engineer meets it: `make demo`, then `make dev`'s webserver driven by headless Chromium.
 
 What an asset is (description, owners, kinds, code), which SOP gate guards it, a materialization
-launched from the UI, and the KPI values it leaves as plottable numbers."""
+launched from the UI, the KPI values it leaves as plottable numbers, and the data's days as the
+raw assets' partitions, every one materialized."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -16,6 +18,7 @@ import urllib.request
 
 import pytest
 
+from pipelines.exports import EXPORTS
 from pipelines.kpis import kpi_marts, kpis_of_mart
 from pipelines.settings import PROJECT_ROOT
 from tests.conftest import require_debian_tool
@@ -50,14 +53,27 @@ def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
         return json.load(r)["data"]
 
 
+DEMO_DAYS = 14
+DAILY_EXPORTS = [e.name for e in EXPORTS if e.cadence == "daily"]
+
+
 @pytest.fixture
-def webserver(published_demo, tmp_path):
-    """`make dev` on a free loopback port, its own DAGSTER_HOME and a copy of the demo exports."""
-    shutil.copytree(published_demo.landing_dir, tmp_path / "landing")
+def webserver(tmp_path):
+    """The README's start: `make demo` (small demo exports up to yesterday, a full refresh from the
+    shell), then `make dev` on a free loopback port, both with their own DAGSTER_HOME and folders."""
+    from pipelines.exports.demo import generate_demo_exports
+
+    # `make demo` uses the exports already in the landing folder: a small world, quick to refresh.
+    generate_demo_exports(tmp_path / "landing", days=DEMO_DAYS, scale=0.2, seed=3, progress=None)
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "KPI_LANDING_DIR": str(tmp_path / "landing"),
+    # Without KPI_PARTITIONS_START (tests/conftest.py sets it): the partitions start on the data's first day.
+    env = {**{k: v for k, v in os.environ.items() if k != "KPI_PARTITIONS_START"},
+           "DAGSTER_HOME": str(tmp_path / "dagster_home"), "KPI_LANDING_DIR": str(tmp_path / "landing"),
            "KPI_WAREHOUSE_PATH": str(tmp_path / "warehouse" / "kpi.duckdb"),
-           "KPI_SERVING_PATH": str(tmp_path / "serving" / "kpi.duckdb")}
+           "KPI_SERVING_PATH": str(tmp_path / "serving" / "kpi.duckdb"), "KPI_SOP_DOCS_DIR": str(tmp_path / "sop_docs")}
+    demo = subprocess.run(["make", "--no-print-directory", "demo"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    (tmp_path / "serving").rename(tmp_path / "serving_of_make_demo")  # the files checked below are the UI run's
     log = open(tmp_path / "dev.log", "w")
     # Its own session: the server and its children are stopped together, by this PID.
     proc = subprocess.Popen(["make", "--no-print-directory", "dev", f"PORT={port}"], cwd=PROJECT_ROOT, env=env,
@@ -190,6 +206,18 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver, tmp_pa
             # (the webserver's serving folder starts empty: the files are this run's)
             assert (tmp_path / "serving" / "kpi.duckdb").exists() and (tmp_path / "serving" / "dashboard.html").exists()
 
+            # The data's days are the daily raw assets' partitions (the demo's DEMO_DAYS up to yesterday),
+            # every one materialized: `make demo`'s full refresh marked each day, the UI's run the newest.
+            stats = {name: _partition_stats(webserver, ["raw", name]) for name in DAILY_EXPORTS}
+            assert stats == {name: {"numPartitions": DEMO_DAYS, "numMaterialized": DEMO_DAYS, "numFailed": 0}
+                             for name in DAILY_EXPORTS}, stats
+            page.goto(f"{webserver}/assets/raw/tickets?view=partitions")
+            expect(page.get_by_text(f"Materialized ({DEMO_DAYS})", exact=True).first).to_be_visible(timeout=30000)
+            expect(page.get_by_text("Missing (0)", exact=True).first).to_be_visible()
+            newest = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
+            expect(page.get_by_text(newest, exact=True).first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "06b-raw-partitions-the-data-days.png"))
+
             # KPI values are numeric metadata of the run's KPI marts, so the UI plots them run over run.
             for mart in kpi_marts():
                 if mart == "fct_kpi_daily":
@@ -209,6 +237,12 @@ def test_asset_graph_lineage_and_a_materialization_from_the_ui(webserver, tmp_pa
         finally:
             browser.close()
     assert len(list(SCREENSHOTS.glob("*.png"))) >= 7
+
+
+def _partition_stats(base: str, path: list[str]) -> dict:
+    query = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+        partitionStats { numPartitions numMaterialized numFailed } } } }"""
+    return _graphql(base, query, {"key": {"path": path}})["assetNodeOrError"]["partitionStats"]
 
 
 def _job_assets(job: str) -> set[str]:

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.exports import BY_NAME, SYSTEMS
 from pipelines.ingest import ensure_raw_tables, load_export
+from pipelines.kpis import kpis_of_mart
 from pipelines.warehouse import connect
 from tests.conftest import write_csv
 
@@ -113,7 +114,7 @@ CSAT_DAY_2 = [
 
 KPIS = ["cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_resolution_minutes",
         "cs_csat_rate", "cs_csat_score", "cs_escalation_rate", "cs_unanswered_tickets", "cs_reopen_rate",
-        "cs_one_touch_resolution_rate"]
+        "cs_one_touch_resolution_rate", "cs_first_response_sla_rate"]
 
 # (numerator, denominator) per KPI, worked out by hand; values are numerator / denominator.
 #
@@ -124,6 +125,9 @@ KPIS = ["cs_first_response_minutes", "cs_first_contact_resolution_rate", "cs_res
 #   D2 email:  T08 unanswered but 8 h < 24 h SLA: 0 / 1 answered, not counted; 0 / 1 escalated.
 #   D2 chat:   T11 3 / 1; T09 (internal note only) 9 h > 10 min -> unanswered 1; 0 / 2 escalated.
 #   D2 social: T10 120 / 1; T12 6 h > 4 h -> unanswered 1; 0 / 2 escalated.
+# Created date, first reply within the channel's SLA (seed channel_sla: email 1440, social 240, chat 10,
+# phone 1 minute) over tickets with a first reply: D1 email T01 30, T02 60, T05 20 -> 3 / 3; D1 chat T03 5
+# -> 1 / 1; D1 phone T06 0.5 -> 1 / 1; D2 chat T11 3 -> 1 / 1; D2 social T10 120 -> 1 / 1; D2 email 0 / 0.
 # First solved date (FCR over agent-touched solved tickets; T04 zero-touch in neither count):
 #   D1 email: T01 FCR; T02 reopened and T05 two replies not -> 1 / 3.   D1 chat: T03 escalated 0 / 1.
 #   D1 phone: T06 1 / 1.   D2 chat: T11 1 / 1.
@@ -144,31 +148,31 @@ EXPECTED = {
     (D1, "email"): {"cs_first_response_minutes": (110, 3), "cs_first_contact_resolution_rate": (1, 3),
                     "cs_resolution_minutes": (250, 3), "cs_csat_rate": (1, 1), "cs_csat_score": (5, 1),
                     "cs_escalation_rate": (0, 5), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (1, 4),
-                    "cs_one_touch_resolution_rate": (1, 3)},
+                    "cs_one_touch_resolution_rate": (1, 3), "cs_first_response_sla_rate": (3, 3)},
     (D1, "chat"): {"cs_first_response_minutes": (5, 1), "cs_first_contact_resolution_rate": (0, 1),
                    "cs_resolution_minutes": (40, 1), "cs_csat_rate": (0, 0), "cs_csat_score": (0, 0),
                    "cs_escalation_rate": (1, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 1),
-                   "cs_one_touch_resolution_rate": (1, 1)},
+                   "cs_one_touch_resolution_rate": (1, 1), "cs_first_response_sla_rate": (1, 1)},
     (D1, "phone"): {"cs_first_response_minutes": (0.5, 1), "cs_first_contact_resolution_rate": (1, 1),
                     "cs_resolution_minutes": (10, 1), "cs_csat_rate": (0, 0), "cs_csat_score": (0, 0),
                     "cs_escalation_rate": (0, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 1),
-                    "cs_one_touch_resolution_rate": (1, 1)},
+                    "cs_one_touch_resolution_rate": (1, 1), "cs_first_response_sla_rate": (1, 1)},
     (D2, "email"): {"cs_first_response_minutes": (0, 0), "cs_first_contact_resolution_rate": (0, 0),
                     "cs_resolution_minutes": (1440, 1), "cs_csat_rate": (1, 2), "cs_csat_score": (5, 2),
                     "cs_escalation_rate": (0, 1), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 0),
-                    "cs_one_touch_resolution_rate": (0, 1)},
+                    "cs_one_touch_resolution_rate": (0, 1), "cs_first_response_sla_rate": (0, 0)},
     (D2, "chat"): {"cs_first_response_minutes": (3, 1), "cs_first_contact_resolution_rate": (1, 1),
                    "cs_resolution_minutes": (30, 1), "cs_csat_rate": (1, 2), "cs_csat_score": (7, 2),
                    "cs_escalation_rate": (0, 2), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (0, 1),
-                   "cs_one_touch_resolution_rate": (1, 1)},
+                   "cs_one_touch_resolution_rate": (1, 1), "cs_first_response_sla_rate": (1, 1)},
     (D2, "social"): {"cs_first_response_minutes": (120, 1), "cs_first_contact_resolution_rate": (0, 0),
                      "cs_resolution_minutes": (0, 0), "cs_csat_rate": (0, 0), "cs_csat_score": (0, 0),
                      "cs_escalation_rate": (0, 2), "cs_unanswered_tickets": (1, None), "cs_reopen_rate": (0, 0),
-                     "cs_one_touch_resolution_rate": (0, 0)},
+                     "cs_one_touch_resolution_rate": (0, 0), "cs_first_response_sla_rate": (1, 1)},
     (D2, "phone"): {"cs_first_response_minutes": (0, 0), "cs_first_contact_resolution_rate": (0, 0),
                     "cs_resolution_minutes": (0, 0), "cs_csat_rate": (0, 1), "cs_csat_score": (3, 1),
                     "cs_escalation_rate": (0, 0), "cs_unanswered_tickets": (0, None), "cs_reopen_rate": (0, 0),
-                    "cs_one_touch_resolution_rate": (0, 0)},
+                    "cs_one_touch_resolution_rate": (0, 0), "cs_first_response_sla_rate": (0, 0)},
 }
 
 
@@ -210,7 +214,10 @@ def test_customer_service_mart_matches_hand_computed_kpis(helpdesk_warehouse, ru
         as_of = con.execute("SELECT DISTINCT unanswered_as_of_at FROM intermediate.int_customer_service__tickets").fetchall()
 
     assert as_of == [(dt.datetime(2024, 3, 5, 18),)], "'now' is the newest helpdesk change, not the wall clock"
-    assert names == ["kpi_date", "channel"] + [f"{k}{s}" for k in KPIS for s in ("_numerator", "_denominator", "")]
+    # The mart's KPI columns, in catalogue order (macro kpi_columns): every one of them is worked out above.
+    in_mart = kpis_of_mart("fct_customer_service_daily")
+    assert sorted(in_mart) == sorted(KPIS)
+    assert names == ["kpi_date", "channel"] + [f"{k}{s}" for k in in_mart for s in ("_numerator", "_denominator", "")]
     got = {(r["kpi_date"].isoformat(), r["channel"]): r for r in rows}
     assert sorted(got) == sorted(EXPECTED)
     for key, kpis in EXPECTED.items():
