@@ -98,3 +98,21 @@ def test_publish_builds_the_core_from_the_warehouse_as_it_is(defs):
     job = defs.resolve_job_def("publish_kpis")
     assert CORE_STEP in job.graph.node_dict and "serving__kpi_warehouse" in job.graph.node_dict
     assert not OTHER_DOMAINS & set(job.graph.node_dict) and "dbt_staging" not in job.graph.node_dict
+
+
+def test_every_dbt_test_check_can_run_in_the_step_of_its_asset():
+    """dbt runs a test in a step only when every node it reads is built there (DBT_INDIRECT_SELECTION
+    cautious). A test whose inputs span two steps would never run: Dagster reports its check as
+    "emitted no result" and proceeds without it, a gate not evaluated. So each test's inputs share the
+    step of the asset Dagster attaches its check to."""
+    step = _step_of()
+    checks = {ck.name: s.op.name for s in dbt_steps for ck in s.check_keys}
+    nodes = dbt_manifest()["nodes"]
+    split = {}
+    for test in (n for n in nodes.values() if n["resource_type"] == "test"):
+        inputs = {step[nodes[p]["name"]] for p in test["depends_on"]["nodes"]
+                  if p in nodes and nodes[p]["resource_type"] in ("model", "seed")}
+        if test["name"] in checks and inputs != {checks[test["name"]]}:
+            split[test["name"]] = (checks[test["name"]], sorted(inputs))
+    assert split == {}
+    assert len(checks) > 200  # the dbt tests are checks (not left out of the comparison above)
